@@ -1,0 +1,850 @@
+//! Header names (with RFC 3261 §7.3.3 compact forms) and typed, borrowed views of the header
+//! values a registrar reads.
+
+use super::scan::{self, eq_ic};
+use super::uri::{self, Params, Uri, UriError, UriLimits};
+
+/// Known header kinds. Names compare case-insensitively; compact forms map to the same kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Hdr {
+    Accept,
+    Allow,
+    Authorization,
+    CallId,
+    Contact,
+    ContentLength,
+    ContentType,
+    CSeq,
+    Date,
+    Event,
+    Expires,
+    From,
+    MaxForwards,
+    MinExpires,
+    Path,
+    ProxyAuthorization,
+    ProxyRequire,
+    RecordRoute,
+    Require,
+    Route,
+    Subject,
+    Supported,
+    To,
+    Unsupported,
+    UserAgent,
+    Via,
+    Other,
+}
+
+/// Maps a header name to its kind. Compact forms: `i` Call-ID, `m` Contact, `e`
+/// Content-Encoding (Other), `l` Content-Length, `c` Content-Type, `f` From, `s` Subject,
+/// `k` Supported, `t` To, `v` Via, `o` Event.
+#[inline]
+pub fn classify(name: &[u8]) -> Hdr {
+    if name.len() == 1 {
+        return match name[0].to_ascii_lowercase() {
+            b'i' => Hdr::CallId,
+            b'm' => Hdr::Contact,
+            b'l' => Hdr::ContentLength,
+            b'c' => Hdr::ContentType,
+            b'f' => Hdr::From,
+            b's' => Hdr::Subject,
+            b'k' => Hdr::Supported,
+            b't' => Hdr::To,
+            b'v' => Hdr::Via,
+            b'o' => Hdr::Event,
+            _ => Hdr::Other,
+        };
+    }
+    let candidates: &[(&[u8], Hdr)] = match name.len() {
+        2 => &[(b"To", Hdr::To)],
+        3 => &[(b"Via", Hdr::Via)],
+        4 => &[
+            (b"From", Hdr::From),
+            (b"CSeq", Hdr::CSeq),
+            (b"Path", Hdr::Path),
+            (b"Date", Hdr::Date),
+        ],
+        5 => &[
+            (b"Allow", Hdr::Allow),
+            (b"Route", Hdr::Route),
+            (b"Event", Hdr::Event),
+        ],
+        6 => &[(b"Accept", Hdr::Accept)],
+        7 => &[
+            (b"Call-ID", Hdr::CallId),
+            (b"Contact", Hdr::Contact),
+            (b"Expires", Hdr::Expires),
+            (b"Require", Hdr::Require),
+            (b"Subject", Hdr::Subject),
+        ],
+        9 => &[(b"Supported", Hdr::Supported)],
+        10 => &[(b"User-Agent", Hdr::UserAgent)],
+        11 => &[
+            (b"Min-Expires", Hdr::MinExpires),
+            (b"Unsupported", Hdr::Unsupported),
+        ],
+        12 => &[
+            (b"Max-Forwards", Hdr::MaxForwards),
+            (b"Content-Type", Hdr::ContentType),
+            (b"Record-Route", Hdr::RecordRoute),
+        ],
+        13 => &[
+            (b"Authorization", Hdr::Authorization),
+            (b"Proxy-Require", Hdr::ProxyRequire),
+        ],
+        14 => &[(b"Content-Length", Hdr::ContentLength)],
+        19 => &[(b"Proxy-Authorization", Hdr::ProxyAuthorization)],
+        _ => &[],
+    };
+    for (n, k) in candidates {
+        if eq_ic(n, name) {
+            return *k;
+        }
+    }
+    Hdr::Other
+}
+
+/// Why a header value did not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    Via,
+    NameAddr,
+    Uri(UriError),
+    Tag,
+    CallId,
+    CSeq,
+    Number,
+    Contact,
+    Param,
+    OptionTag,
+    Credentials,
+}
+
+impl HeaderError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeaderError::Via => "malformed Via",
+            HeaderError::NameAddr => "malformed address",
+            HeaderError::Uri(e) => e.as_str(),
+            HeaderError::Tag => "malformed tag",
+            HeaderError::CallId => "malformed Call-ID",
+            HeaderError::CSeq => "malformed CSeq",
+            HeaderError::Number => "malformed number",
+            HeaderError::Contact => "malformed Contact",
+            HeaderError::Param => "malformed parameter",
+            HeaderError::OptionTag => "malformed option tag",
+            HeaderError::Credentials => "malformed credentials",
+        }
+    }
+}
+
+impl From<UriError> for HeaderError {
+    fn from(e: UriError) -> Self {
+        HeaderError::Uri(e)
+    }
+}
+
+/// Splits a header value into its comma-separated elements (outside quotes and `<>`).
+/// Yields `Err` once for an unterminated quoted string.
+pub fn elements(value: &[u8]) -> Elements<'_> {
+    Elements { rest: Some(value) }
+}
+
+/// See [`elements`].
+pub struct Elements<'b> {
+    rest: Option<&'b [u8]>,
+}
+
+impl<'b> Iterator for Elements<'b> {
+    type Item = Result<&'b [u8], HeaderError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest?;
+        match scan::find_outside_quotes(rest, |b| b == b',') {
+            None => {
+                self.rest = None;
+                Some(Err(HeaderError::Param))
+            }
+            Some(i) => {
+                let elem = scan::trim_lws(&rest[..i]);
+                self.rest = rest.get(i + 1..);
+                Some(Ok(elem))
+            }
+        }
+    }
+}
+
+/// Generic parameters after a header value: `*( SEMI generic-param )`, with
+/// `generic-param = token [ EQUAL gen-value ]`, `gen-value = token / host / quoted-string`.
+/// The raw text starts at the first `;`. LWS around `;` and `=` is allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderParams<'b> {
+    raw: &'b [u8],
+}
+
+impl<'b> HeaderParams<'b> {
+    /// Validates and wraps a parameter list (`;a=b;c`...).
+    pub fn parse(raw: &'b [u8]) -> Result<HeaderParams<'b>, HeaderError> {
+        let p = HeaderParams { raw };
+        for item in p.iter_checked() {
+            item?;
+        }
+        Ok(p)
+    }
+
+    pub const EMPTY: HeaderParams<'static> = HeaderParams { raw: b"" };
+
+    /// The raw text, starting with `;` (or empty).
+    pub fn raw(&self) -> &'b [u8] {
+        self.raw
+    }
+
+    /// Iterates `(name, value)`; quoted values keep their quotes.
+    pub fn iter(&self) -> impl Iterator<Item = (&'b [u8], Option<&'b [u8]>)> + 'b {
+        self.iter_checked().filter_map(Result::ok)
+    }
+
+    /// The first parameter with this name (case-insensitive).
+    pub fn get(&self, name: &[u8]) -> Option<Option<&'b [u8]>> {
+        self.iter().find(|(n, _)| eq_ic(n, name)).map(|(_, v)| v)
+    }
+
+    fn iter_checked(
+        &self,
+    ) -> impl Iterator<Item = Result<(&'b [u8], Option<&'b [u8]>), HeaderError>> + 'b {
+        let mut rest = scan::skip_lws(self.raw);
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let Some(after) = rest.strip_prefix(b";") else {
+                rest = b"";
+                return Some(Err(HeaderError::Param));
+            };
+            let item_end = match scan::find_outside_quotes(after, |b| b == b';') {
+                Some(e) => e,
+                None => {
+                    rest = b"";
+                    return Some(Err(HeaderError::Param));
+                }
+            };
+            let item = &after[..item_end];
+            rest = &after[item_end..];
+            Some(parse_generic_param(item))
+        })
+    }
+}
+
+fn parse_generic_param(item: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeaderError> {
+    let item = scan::trim_lws(item);
+    let (name, value) = match item.iter().position(|&b| b == b'=') {
+        Some(e) => (
+            scan::trim_lws(&item[..e]),
+            Some(scan::trim_lws(&item[e + 1..])),
+        ),
+        None => (item, None),
+    };
+    if !scan::all_token(name) {
+        return Err(HeaderError::Param);
+    }
+    if let Some(v) = value {
+        let ok = if v.first() == Some(&b'"') {
+            quoted_string_len(v) == Some(v.len())
+        } else {
+            // token / host (IPv6 references included)
+            !v.is_empty()
+                && v.iter()
+                    .all(|&b| scan::is_token(b) || matches!(b, b'[' | b']' | b':'))
+        };
+        if !ok {
+            return Err(HeaderError::Param);
+        }
+    }
+    Ok((name, value))
+}
+
+/// Length of the quoted string at the start of `s` (quotes included), honouring `\`
+/// escapes; `None` if unterminated or if it holds a control byte other than HTAB.
+pub fn quoted_string_len(s: &[u8]) -> Option<usize> {
+    if s.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < s.len() {
+        match s[i] {
+            b'"' => return Some(i + 1),
+            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+            b'\\' => {
+                let c = *s.get(i + 1)?;
+                if c == b'\r' || c == b'\n' || c > 0x7f {
+                    return None;
+                }
+                i += 2;
+            }
+            b'\r'
+                if s.get(i + 1) == Some(&b'\n')
+                    && s.get(i + 2).is_some_and(|&c| scan::is_wsp(c)) =>
+            {
+                i += 3;
+            }
+            c if c < b' ' && c != b'\t' => return None,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Strips the quotes of a quoted string (escapes stay in place); other values are returned
+/// as they are.
+pub fn unquote(v: &[u8]) -> &[u8] {
+    if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' {
+        &v[1..v.len() - 1]
+    } else {
+        v
+    }
+}
+
+/// `name-addr / addr-spec` followed by header parameters: the value of From, To, Contact
+/// (non-`*`), Route, Path, Record-Route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameAddr<'b> {
+    /// The display name as written (quoted or tokens), if any.
+    pub display: Option<&'b [u8]>,
+    pub uri: Uri<'b>,
+    /// True if the URI was written in `<...>`.
+    pub angle: bool,
+    pub params: HeaderParams<'b>,
+}
+
+impl<'b> NameAddr<'b> {
+    /// Parses one element (not a list).
+    ///
+    /// ```text
+    /// name-addr    = [ display-name ] LAQUOT addr-spec RAQUOT
+    /// display-name = *(token LWS) / quoted-string
+    /// ```
+    /// In the `addr-spec` form (no angle brackets) the URI ends at the first `;`, which
+    /// starts the header parameters, and may not contain `,` or `?` (RFC 3261 §20).
+    pub fn parse(s: &'b [u8], limits: &UriLimits) -> Result<NameAddr<'b>, HeaderError> {
+        let s = scan::trim_lws(s);
+        let lt = scan::find_outside_quotes(s, |b| b == b'<').ok_or(HeaderError::NameAddr)?;
+        if lt < s.len() {
+            let display = scan::trim_lws(&s[..lt]);
+            let display = if display.is_empty() {
+                None
+            } else if display[0] == b'"' {
+                if quoted_string_len(display) != Some(display.len()) {
+                    return Err(HeaderError::NameAddr);
+                }
+                Some(display)
+            } else {
+                // *(token LWS)
+                let ok = display
+                    .split(|&b| scan::is_wsp(b) || b == b'\r' || b == b'\n')
+                    .all(|w| w.is_empty() || scan::all_token(w));
+                if !ok {
+                    return Err(HeaderError::NameAddr);
+                }
+                Some(display)
+            };
+            let after = &s[lt + 1..];
+            let gt = after
+                .iter()
+                .position(|&b| b == b'>')
+                .ok_or(HeaderError::NameAddr)?;
+            let uri = Uri::parse(&after[..gt], limits)?;
+            let params = HeaderParams::parse(&after[gt + 1..])?;
+            return Ok(NameAddr {
+                display,
+                uri,
+                angle: true,
+                params,
+            });
+        }
+        // addr-spec: no display name, URI until the first ';'.
+        let end = s.iter().position(|&b| b == b';').unwrap_or(s.len());
+        let uri_raw = scan::trim_lws(&s[..end]);
+        if uri_raw
+            .iter()
+            .any(|&b| b == b',' || b == b'?' || b == b'"' || scan::is_wsp(b))
+        {
+            return Err(HeaderError::NameAddr);
+        }
+        let uri = Uri::parse(uri_raw, limits)?;
+        let params = HeaderParams::parse(&s[end..])?;
+        Ok(NameAddr {
+            display: None,
+            uri,
+            angle: false,
+            params,
+        })
+    }
+
+    /// The `tag` parameter (From/To).
+    pub fn tag(&self) -> Option<&'b [u8]> {
+        self.params.get(b"tag").flatten()
+    }
+}
+
+/// From or To: an address plus the checks the registrar needs (`tag = token`).
+pub fn parse_from_to<'b>(s: &'b [u8], limits: &UriLimits) -> Result<NameAddr<'b>, HeaderError> {
+    let na = NameAddr::parse(s, limits)?;
+    if let Some(tag) = na.params.get(b"tag") {
+        match tag {
+            Some(t) if scan::all_token(t) => {}
+            _ => return Err(HeaderError::Tag),
+        }
+    }
+    Ok(na)
+}
+
+/// `Call-ID = ( "Call-ID" / "i" ) HCOLON callid`, `callid = word [ "@" word ]`
+pub fn parse_call_id(s: &[u8]) -> Result<&[u8], HeaderError> {
+    let (a, b) = match s.iter().position(|&c| c == b'@') {
+        Some(at) => (&s[..at], Some(&s[at + 1..])),
+        None => (s, None),
+    };
+    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| scan::is_word(c));
+    if word(a) && b.is_none_or(word) {
+        Ok(s)
+    } else {
+        Err(HeaderError::CallId)
+    }
+}
+
+/// `CSeq = "CSeq" HCOLON 1*DIGIT LWS Method`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CSeq<'b> {
+    /// The sequence number: "MUST be expressible as a 32-bit unsigned integer and MUST be less
+    /// than 2**31" (§8.1.1.5).
+    pub number: u32,
+    pub method: &'b [u8],
+}
+
+pub fn parse_cseq(s: &[u8]) -> Result<CSeq<'_>, HeaderError> {
+    let digits_end = s
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .ok_or(HeaderError::CSeq)?;
+    let number = scan::digits_u64(&s[..digits_end]).ok_or(HeaderError::CSeq)?;
+    let rest = &s[digits_end..];
+    let method = scan::skip_lws(rest);
+    if method.len() == rest.len() || !scan::all_token(method) || number >= 1 << 31 {
+        return Err(HeaderError::CSeq);
+    }
+    Ok(CSeq {
+        number: number as u32,
+        method,
+    })
+}
+
+/// A number header (Expires, Min-Expires, Max-Forwards, Content-Length): `1*DIGIT`.
+/// Values above `u32::MAX` saturate (a delta-seconds of 2^32 or more means 2^32-1,
+/// RFC 3261 §25.1 note on `delta-seconds`).
+pub fn parse_number(s: &[u8]) -> Result<u32, HeaderError> {
+    scan::digits_u64(s)
+        .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+        .ok_or(HeaderError::Number)
+}
+
+/// One Via value:
+/// `via-parm = sent-protocol LWS sent-by *( SEMI via-params )`,
+/// `sent-protocol = protocol-name SLASH protocol-version SLASH transport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Via<'b> {
+    pub transport: &'b [u8],
+    /// `sent-by = host [ COLON port ]` as written.
+    pub sent_by: &'b [u8],
+    pub host: uri::Host<'b>,
+    pub port: Option<u16>,
+    pub params: HeaderParams<'b>,
+    /// The whole element as written.
+    pub raw: &'b [u8],
+}
+
+impl<'b> Via<'b> {
+    pub fn parse(s: &'b [u8]) -> Result<Via<'b>, HeaderError> {
+        let s = scan::trim_lws(s);
+        let mut parts = [&b""[..]; 3];
+        let mut rest = s;
+        for (i, part) in parts.iter_mut().enumerate() {
+            let rest_t = scan::skip_lws(rest);
+            let end = rest_t
+                .iter()
+                .position(|&b| b == b'/' || scan::is_wsp(b) || b == b'\r')
+                .unwrap_or(rest_t.len());
+            *part = &rest_t[..end];
+            rest = scan::skip_lws(&rest_t[end..]);
+            if i < 2 {
+                rest = rest.strip_prefix(b"/").ok_or(HeaderError::Via)?;
+            }
+        }
+        if !parts.iter().all(|p| scan::all_token(p)) || !eq_ic(parts[0], b"SIP") {
+            return Err(HeaderError::Via);
+        }
+        // `rest` now starts at sent-by, after LWS.
+        if rest.is_empty() {
+            return Err(HeaderError::Via);
+        }
+        let end = scan::find_outside_quotes(rest, |b| b == b';').ok_or(HeaderError::Via)?;
+        let sent_by = scan::trim_lws(&rest[..end]);
+        let (host, _, port) = sent_by_hostport(sent_by)?;
+        let params = HeaderParams::parse(&rest[end..]).map_err(|_| HeaderError::Via)?;
+        Ok(Via {
+            transport: parts[2],
+            sent_by,
+            host,
+            port,
+            params,
+            raw: s,
+        })
+    }
+
+    pub fn branch(&self) -> Option<&'b [u8]> {
+        self.params.get(b"branch").flatten()
+    }
+
+    /// `Some(None)` for a bare `rport` (RFC 3581 request), `Some(Some(v))` with a value.
+    pub fn rport(&self) -> Option<Option<&'b [u8]>> {
+        self.params.get(b"rport")
+    }
+
+    pub fn received(&self) -> Option<&'b [u8]> {
+        self.params.get(b"received").flatten()
+    }
+}
+
+/// `sent-by = host [ COLON port ]` where LWS may surround the colon.
+fn sent_by_hostport(s: &[u8]) -> Result<(uri::Host<'_>, &[u8], Option<u16>), HeaderError> {
+    uri::parse_hostport(s).map_err(|_| HeaderError::Via)
+}
+
+/// One element of a Contact header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContactValue<'b> {
+    pub addr: NameAddr<'b>,
+    /// `expires` parameter; values over `u32::MAX` saturate.
+    pub expires: Option<u32>,
+    /// `q` in thousandths (0..=1000).
+    pub q: Option<u16>,
+}
+
+/// A Contact header's value: `STAR` or a list of contact-params.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactList<'b> {
+    Star,
+    List(&'b [u8]),
+}
+
+impl<'b> ContactList<'b> {
+    pub fn new(value: &'b [u8]) -> ContactList<'b> {
+        if value == b"*" {
+            ContactList::Star
+        } else {
+            ContactList::List(value)
+        }
+    }
+}
+
+impl<'b> ContactValue<'b> {
+    /// `contact-param = (name-addr / addr-spec) *(SEMI contact-params)`
+    pub fn parse(s: &'b [u8], limits: &UriLimits) -> Result<ContactValue<'b>, HeaderError> {
+        let addr = NameAddr::parse(s, limits)?;
+        if !addr.uri.is_sip() && !matches!(addr.uri.scheme, uri::Scheme::Tel) && !addr.angle {
+            // An absoluteURI of another scheme is fine in name-addr form only.
+            return Err(HeaderError::Contact);
+        }
+        let mut expires = None;
+        let mut q = None;
+        for (name, value) in addr.params.iter() {
+            if eq_ic(name, b"expires") {
+                let v = value.ok_or(HeaderError::Param)?;
+                expires = Some(parse_number(v).map_err(|_| HeaderError::Param)?);
+            } else if eq_ic(name, b"q") {
+                q = Some(parse_qvalue(value.ok_or(HeaderError::Param)?)?);
+            }
+        }
+        Ok(ContactValue { addr, expires, q })
+    }
+
+    /// `+sip.instance` (RFC 5626), quotes removed.
+    pub fn instance(&self) -> Option<&'b [u8]> {
+        self.addr
+            .params
+            .get(b"+sip.instance")
+            .flatten()
+            .map(unquote)
+    }
+
+    /// `reg-id` (RFC 5626): `1*DIGIT`, with no leading zero... any non-number is an error
+    /// for the caller to report.
+    pub fn reg_id(&self) -> Option<Result<u32, HeaderError>> {
+        self.addr.params.get(b"reg-id").map(|v| {
+            v.ok_or(HeaderError::Param)
+                .and_then(|v| parse_number(v).map_err(|_| HeaderError::Param))
+        })
+    }
+
+    /// `methods` feature tag (RFC 3840 §9), quotes removed: a comma-separated method list.
+    pub fn methods(&self) -> Option<&'b [u8]> {
+        self.addr.params.get(b"methods").flatten().map(unquote)
+    }
+}
+
+/// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in thousandths.
+pub fn parse_qvalue(s: &[u8]) -> Result<u16, HeaderError> {
+    let (int, frac) = match s.iter().position(|&b| b == b'.') {
+        Some(d) => (&s[..d], &s[d + 1..]),
+        None => (s, &b""[..]),
+    };
+    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
+        return Err(HeaderError::Param);
+    }
+    let mut thousandths = 0u16;
+    for i in 0..3 {
+        thousandths = thousandths * 10 + frac.get(i).map_or(0, |d| u16::from(d - b'0'));
+    }
+    match int {
+        b"0" => Ok(thousandths),
+        b"1" if thousandths == 0 => Ok(1000),
+        _ => Err(HeaderError::Param),
+    }
+}
+
+/// Option tags of Require / Supported / Unsupported / Proxy-Require: `option-tag *(COMMA
+/// option-tag)`.
+pub fn option_tags(value: &[u8]) -> impl Iterator<Item = Result<&[u8], HeaderError>> {
+    elements(value)
+        .filter(|e| !matches!(e, Ok(t) if t.is_empty()))
+        .map(|e| {
+            e.and_then(|t| {
+                if scan::all_token(t) {
+                    Ok(t)
+                } else {
+                    Err(HeaderError::OptionTag)
+                }
+            })
+        })
+}
+
+/// Digest credentials from Authorization / Proxy-Authorization (RFC 3261 §25.1, RFC 7616):
+/// `Digest` LWS `dig-resp *(COMMA dig-resp)`. Values are borrowed with quotes removed
+/// (escapes, which digest values do not use in practice, are left in place).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DigestCredentials<'b> {
+    pub username: Option<&'b [u8]>,
+    pub realm: Option<&'b [u8]>,
+    pub nonce: Option<&'b [u8]>,
+    pub uri: Option<&'b [u8]>,
+    pub response: Option<&'b [u8]>,
+    pub algorithm: Option<&'b [u8]>,
+    pub cnonce: Option<&'b [u8]>,
+    pub opaque: Option<&'b [u8]>,
+    pub qop: Option<&'b [u8]>,
+    pub nc: Option<&'b [u8]>,
+    pub userhash: Option<&'b [u8]>,
+}
+
+/// Parsed credentials: digest, or another scheme kept as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credentials<'b> {
+    Digest(DigestCredentials<'b>),
+    Other { scheme: &'b [u8], params: &'b [u8] },
+}
+
+pub fn parse_credentials(s: &[u8]) -> Result<Credentials<'_>, HeaderError> {
+    let s = scan::trim_lws(s);
+    let end = s
+        .iter()
+        .position(|&b| scan::is_wsp(b) || b == b'\r')
+        .unwrap_or(s.len());
+    let (scheme, rest) = (&s[..end], scan::skip_lws(&s[end..]));
+    if !scan::all_token(scheme) {
+        return Err(HeaderError::Credentials);
+    }
+    if !eq_ic(scheme, b"Digest") {
+        return Ok(Credentials::Other {
+            scheme,
+            params: rest,
+        });
+    }
+    let mut d = DigestCredentials::default();
+    for elem in elements(rest) {
+        let elem = elem.map_err(|_| HeaderError::Credentials)?;
+        if elem.is_empty() {
+            continue;
+        }
+        let eq = elem
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or(HeaderError::Credentials)?;
+        let name = scan::trim_lws(&elem[..eq]);
+        let raw = scan::trim_lws(&elem[eq + 1..]);
+        let quoted = raw.first() == Some(&b'"');
+        if !scan::all_token(name)
+            || (quoted && quoted_string_len(raw) != Some(raw.len()))
+            || (!quoted && !scan::all_token(raw))
+        {
+            return Err(HeaderError::Credentials);
+        }
+        let value = unquote(raw);
+        let slot = if eq_ic(name, b"username") {
+            &mut d.username
+        } else if eq_ic(name, b"realm") {
+            &mut d.realm
+        } else if eq_ic(name, b"nonce") {
+            &mut d.nonce
+        } else if eq_ic(name, b"uri") {
+            &mut d.uri
+        } else if eq_ic(name, b"response") {
+            &mut d.response
+        } else if eq_ic(name, b"algorithm") {
+            &mut d.algorithm
+        } else if eq_ic(name, b"cnonce") {
+            &mut d.cnonce
+        } else if eq_ic(name, b"opaque") {
+            &mut d.opaque
+        } else if eq_ic(name, b"qop") {
+            &mut d.qop
+        } else if eq_ic(name, b"nc") {
+            &mut d.nc
+        } else if eq_ic(name, b"userhash") {
+            &mut d.userhash
+        } else {
+            continue;
+        };
+        if slot.is_some() {
+            return Err(HeaderError::Credentials);
+        }
+        *slot = Some(value);
+    }
+    Ok(Credentials::Digest(d))
+}
+
+/// Parameters of a URI inside a header (used by the registrar for `transport` etc.).
+pub fn uri_params<'b>(u: &Uri<'b>) -> Params<'b> {
+    u.params()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l() -> UriLimits {
+        UriLimits::default()
+    }
+
+    #[test]
+    fn compact_and_long_names_classify_the_same() {
+        for (a, b) in [
+            ("v", "Via"),
+            ("f", "FROM"),
+            ("t", "to"),
+            ("i", "call-id"),
+            ("m", "Contact"),
+            ("l", "Content-Length"),
+            ("k", "Supported"),
+        ] {
+            assert_eq!(classify(a.as_bytes()), classify(b.as_bytes()), "{a} vs {b}");
+            assert_ne!(classify(a.as_bytes()), Hdr::Other);
+        }
+        assert_eq!(classify(b"X-Custom"), Hdr::Other);
+    }
+
+    #[test]
+    fn name_addr_forms() {
+        let na = NameAddr::parse(
+            b"\"Bob \\\"B\\\"\" <sip:bob@biloxi.com;transport=tcp>;tag=abc;x",
+            &l(),
+        )
+        .unwrap();
+        assert_eq!(na.display, Some(&b"\"Bob \\\"B\\\"\""[..]));
+        assert_eq!(na.uri.params, b"transport=tcp");
+        assert_eq!(na.tag(), Some(&b"abc"[..]));
+        let spec = NameAddr::parse(b"sip:bob@biloxi.com;tag=1", &l()).unwrap();
+        assert_eq!(spec.uri.raw, b"sip:bob@biloxi.com");
+        assert_eq!(spec.tag(), Some(&b"1"[..]));
+        let tokens = NameAddr::parse(b"Bob Smith <sip:b@c.d>", &l()).unwrap();
+        assert_eq!(tokens.display, Some(&b"Bob Smith"[..]));
+        assert!(NameAddr::parse(b"<sip:b@c.d", &l()).is_err());
+        assert!(NameAddr::parse(b"\"open <sip:b@c.d>", &l()).is_err());
+        assert!(
+            NameAddr::parse(b"sip:b@c.d?subject=x", &l()).is_err(),
+            "addr-spec with ?"
+        );
+    }
+
+    #[test]
+    fn via_parts() {
+        let v = Via::parse(b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds ;rport").unwrap();
+        assert_eq!(v.transport, b"UDP");
+        assert_eq!(v.port, Some(5060));
+        assert_eq!(v.branch(), Some(&b"z9hG4bK776asdhds"[..]));
+        assert_eq!(v.rport(), Some(None));
+        let spaced = Via::parse(b"SIP / 2.0 / TCP [2001:db8::9]").unwrap();
+        assert_eq!(spaced.transport, b"TCP");
+        assert!(Via::parse(b"SIP/2.0/UDP").is_err());
+        assert!(Via::parse(b"HTTP/1.1/TCP host").is_err());
+    }
+
+    #[test]
+    fn cseq_and_numbers() {
+        assert_eq!(
+            parse_cseq(b"4711 REGISTER"),
+            Ok(CSeq {
+                number: 4711,
+                method: b"REGISTER"
+            })
+        );
+        assert!(parse_cseq(b"4711REGISTER").is_err());
+        assert!(
+            parse_cseq(b"2147483648 REGISTER").is_err(),
+            "must be below 2**31"
+        );
+        assert!(parse_cseq(b"-1 REGISTER").is_err());
+        assert_eq!(parse_number(b"99999999999"), Ok(u32::MAX));
+        assert!(parse_number(b"12a").is_err());
+    }
+
+    #[test]
+    fn contact_params() {
+        let c = ContactValue::parse(
+            b"<sip:a@10.0.0.1:5060;transport=udp>;expires=60;q=0.5;+sip.instance=\"<urn:uuid:1>\";reg-id=1",
+            &l(),
+        )
+        .unwrap();
+        assert_eq!(c.expires, Some(60));
+        assert_eq!(c.q, Some(500));
+        assert_eq!(c.instance(), Some(&b"<urn:uuid:1>"[..]));
+        assert_eq!(c.reg_id(), Some(Ok(1)));
+        assert!(ContactValue::parse(b"<sip:a@b.c>;q=1.5", &l()).is_err());
+        assert!(ContactValue::parse(b"<sip:a@b.c>;expires=soon", &l()).is_err());
+        assert_eq!(parse_qvalue(b"1.000"), Ok(1000));
+        assert_eq!(parse_qvalue(b"0.05"), Ok(50));
+        assert!(parse_qvalue(b"0.0001").is_err());
+    }
+
+    #[test]
+    fn elements_split_on_commas_outside_quotes() {
+        let v: Vec<_> = elements(b"<sip:a@b.c>;p=\"x,y\", \"N, M\" <sip:c@d.e>")
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1], b"\"N, M\" <sip:c@d.e>");
+    }
+
+    #[test]
+    fn digest_credentials() {
+        let c = parse_credentials(b"Digest username=\"alice\", realm=\"atlanta.com\",\r\n nonce=\"84a4\", uri=\"sip:atlanta.com\", response=\"7587\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"0a4f\"").unwrap();
+        let Credentials::Digest(d) = c else { panic!() };
+        assert_eq!(d.username, Some(&b"alice"[..]));
+        assert_eq!(d.nc, Some(&b"00000001"[..]));
+        assert_eq!(d.algorithm, Some(&b"MD5"[..]));
+        assert!(parse_credentials(b"Digest username=\"a\", username=\"b\"").is_err());
+        assert!(matches!(
+            parse_credentials(b"NewAuth foo=bar"),
+            Ok(Credentials::Other { .. })
+        ));
+    }
+}

@@ -1,0 +1,677 @@
+//! The push parser: frames one SIP message (start line, header lines, body) out of a byte
+//! buffer without copying or allocating.
+//!
+//! ```text
+//! generic-message = start-line *message-header CRLF [ message-body ]
+//! start-line      = Request-Line / Status-Line
+//! Request-Line    = Method SP Request-URI SP SIP-Version CRLF
+//! Status-Line     = SIP-Version SP Status-Code SP Reason-Phrase CRLF
+//! message-header  = field-name HCOLON field-value CRLF   (values may be folded)
+//! ```
+//!
+//! The caller owns the header array: running out of slots is [`Error::TooManyHeaders`], never
+//! an allocation. For stream transports ([`Framing::Stream`]) an incomplete message is
+//! [`Status::Partial`]; the body length comes from Content-Length, which a stream message must
+//! carry (RFC 3261 §18.3).
+
+use super::header::{self, Hdr};
+use super::scan;
+
+/// Result of a successful parse step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    /// A whole message; for [`Message`], `len` says how many bytes it used.
+    Complete(T),
+    /// More bytes are needed (stream transports only).
+    Partial,
+}
+
+/// How the message is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// One message per datagram: the body runs to the end of the datagram unless
+    /// Content-Length says less (RFC 3261 §18.3: then the rest is discarded).
+    Datagram,
+    /// A byte stream: Content-Length is mandatory and frames the body.
+    Stream,
+}
+
+/// Why a message did not parse. `Copy`, with a static description used in reason phrases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The start line is not a Request-Line or a Status-Line.
+    StartLine,
+    /// The method is not a token.
+    Method,
+    /// The Request-URI is missing or contains forbidden characters.
+    RequestUri,
+    /// The SIP-Version is not `SIP/2.0`.
+    Version,
+    /// The status code is not three digits in 100..=699.
+    StatusCode,
+    /// The reason phrase contains control characters.
+    ReasonPhrase,
+    /// A header name is not a token or is not followed by a colon.
+    HeaderName,
+    /// A header value contains a forbidden byte.
+    HeaderValue,
+    /// A line does not end with CRLF (or a bare LF, without the leniency option).
+    NewLine,
+    /// More header lines than the caller's header array holds.
+    TooManyHeaders,
+    /// The message is larger than `max_message_bytes`.
+    TooLarge,
+    /// Content-Length is not a number, or several disagree.
+    ContentLength,
+    /// Content-Length is larger than the datagram (or absent on a stream).
+    BodyLength,
+}
+
+impl Error {
+    /// A short description, fit for a reason phrase.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Error::StartLine => "Malformed start line",
+            Error::Method => "Malformed method",
+            Error::RequestUri => "Malformed Request-URI",
+            Error::Version => "Unsupported SIP version",
+            Error::StatusCode => "Malformed status code",
+            Error::ReasonPhrase => "Malformed reason phrase",
+            Error::HeaderName => "Malformed header name",
+            Error::HeaderValue => "Malformed header value",
+            Error::NewLine => "Malformed line ending",
+            Error::TooManyHeaders => "Too many headers",
+            Error::TooLarge => "Message too large",
+            Error::ContentLength => "Malformed Content-Length",
+            Error::BodyLength => "Content-Length does not match the body",
+        }
+    }
+}
+
+/// Tolerances beyond the RFC 3261 grammar, each off by default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Leniency {
+    /// Accept a bare LF as a line terminator. RFC 3261 §7.5/§25.1: `CRLF = CR LF`; some
+    /// devices and hand-written test tools send `LF` alone.
+    pub allow_bare_lf: bool,
+    /// Accept several SP (and HTAB) between the parts of the request line. RFC 3261 §25.1:
+    /// `Request-Line = Method SP Request-URI SP SIP-Version CRLF` (exactly one SP each; RFC
+    /// 4475 §3.1.2.7 `lwsstart` is the invalid example).
+    pub allow_multiple_spaces_in_request_line: bool,
+}
+
+/// Limits on what a peer can make the parser walk over. Every one has a default and exists to
+/// stop an attack.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest message accepted, headers and body, in bytes. Default 16384 (Kamailio's stock
+    /// `MSG_MAX_SIZE`): bounds buffering per connection and work per datagram.
+    pub max_message_bytes: usize,
+    /// Longest Request-URI, in bytes. Default 512 (Kamailio's stock `RURI_MAX_SIZE`).
+    pub max_request_uri_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 16384,
+            max_request_uri_bytes: 512,
+        }
+    }
+}
+
+/// Parser settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ParserConfig {
+    pub limits: Limits,
+    pub leniency: Leniency,
+}
+
+/// A SIP method. The ones a registrar cares about are named; others are kept as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method<'b> {
+    Ack,
+    Bye,
+    Cancel,
+    Info,
+    Invite,
+    Message,
+    Notify,
+    Options,
+    Prack,
+    Publish,
+    Refer,
+    Register,
+    Subscribe,
+    Update,
+    Other(&'b [u8]),
+}
+
+impl<'b> Method<'b> {
+    /// Methods are case-sensitive (RFC 3261 §7.1).
+    pub fn from_bytes(b: &'b [u8]) -> Method<'b> {
+        match b {
+            b"REGISTER" => Method::Register,
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"OPTIONS" => Method::Options,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"PUBLISH" => Method::Publish,
+            b"INFO" => Method::Info,
+            b"MESSAGE" => Method::Message,
+            b"PRACK" => Method::Prack,
+            b"UPDATE" => Method::Update,
+            b"REFER" => Method::Refer,
+            other => Method::Other(other),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &'b [u8] {
+        match self {
+            Method::Ack => b"ACK",
+            Method::Bye => b"BYE",
+            Method::Cancel => b"CANCEL",
+            Method::Info => b"INFO",
+            Method::Invite => b"INVITE",
+            Method::Message => b"MESSAGE",
+            Method::Notify => b"NOTIFY",
+            Method::Options => b"OPTIONS",
+            Method::Prack => b"PRACK",
+            Method::Publish => b"PUBLISH",
+            Method::Refer => b"REFER",
+            Method::Register => b"REGISTER",
+            Method::Subscribe => b"SUBSCRIBE",
+            Method::Update => b"UPDATE",
+            Method::Other(b) => b,
+        }
+    }
+}
+
+/// The first line of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartLine<'b> {
+    Request { method: Method<'b>, uri: &'b [u8] },
+    Response { code: u16, reason: &'b [u8] },
+}
+
+/// One header line: its kind (compact forms resolved), its name as written, and its value
+/// with surrounding white space removed (folds inside the value are kept as written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'b> {
+    pub kind: Hdr,
+    pub name: &'b [u8],
+    pub value: &'b [u8],
+}
+
+impl Header<'_> {
+    /// An empty slot for the caller's header array.
+    pub const EMPTY: Header<'static> = Header {
+        kind: Hdr::Other,
+        name: b"",
+        value: b"",
+    };
+}
+
+/// A framed message. Header values are unparsed; see [`super::request::Request`] for the typed
+/// view.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'b, 'h> {
+    pub start: StartLine<'b>,
+    pub headers: &'h [Header<'b>],
+    pub body: &'b [u8],
+    /// Bytes used, leading CRLFs included.
+    pub len: usize,
+    /// The single Content-Length value, if there was one.
+    pub content_length: Option<usize>,
+}
+
+impl<'b> Message<'b, '_> {
+    /// Headers of one kind, in order.
+    pub fn headers_of(&self, kind: Hdr) -> impl Iterator<Item = &Header<'b>> + '_ {
+        self.headers.iter().filter(move |h| h.kind == kind)
+    }
+
+    /// The first header of a kind.
+    pub fn header(&self, kind: Hdr) -> Option<&Header<'b>> {
+        self.headers.iter().find(|h| h.kind == kind)
+    }
+}
+
+/// Parses one message from `buf` into the caller's `headers` array.
+pub fn parse<'b, 'h>(
+    buf: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    framing: Framing,
+    config: &ParserConfig,
+) -> Result<Status<Message<'b, 'h>>, Error> {
+    let mut lines = Lines {
+        buf,
+        pos: 0,
+        bare_lf: config.leniency.allow_bare_lf,
+    };
+    // §7.5: CRLFs before the start line are ignored (keep-alives on streams).
+    while buf[lines.pos..].starts_with(b"\r\n")
+        || (lines.bare_lf && buf[lines.pos..].first() == Some(&b'\n'))
+    {
+        lines.pos += if buf[lines.pos] == b'\r' { 2 } else { 1 };
+    }
+    let start_pos = lines.pos;
+    let over_limit = |end: usize| end - start_pos > config.limits.max_message_bytes;
+
+    let Some(first) = lines.next_line()? else {
+        return partial_or(
+            framing,
+            buf.len() - start_pos > config.limits.max_message_bytes,
+        );
+    };
+    let start = parse_start_line(first, config)?;
+
+    let mut count = 0;
+    let mut content_length: Option<usize> = None;
+    loop {
+        let Some(line) = lines.next_line()? else {
+            return partial_or(framing, over_limit(buf.len()));
+        };
+        if line.is_empty() {
+            break;
+        }
+        if over_limit(lines.pos) {
+            return Err(Error::TooLarge);
+        }
+        // Unfold: continuation lines start with WSP and belong to this header.
+        let line_start = line.as_ptr() as usize - buf.as_ptr() as usize;
+        let mut line_end = line_start + line.len();
+        while lines.continues() {
+            let Some(cont) = lines.next_line()? else {
+                return partial_or(framing, over_limit(buf.len()));
+            };
+            line_end = cont.as_ptr() as usize - buf.as_ptr() as usize + cont.len();
+        }
+        let full = &buf[line_start..line_end];
+        let h = parse_header_line(full)?;
+        if h.kind == Hdr::ContentLength {
+            let v = scan::digits_u64(h.value).ok_or(Error::ContentLength)?;
+            let v = usize::try_from(v).unwrap_or(usize::MAX);
+            if content_length.is_some_and(|c| c != v) {
+                return Err(Error::ContentLength);
+            }
+            content_length = Some(v);
+        }
+        let slot = headers.get_mut(count).ok_or(Error::TooManyHeaders)?;
+        *slot = h;
+        count += 1;
+    }
+
+    let body_start = lines.pos;
+    let available = buf.len() - body_start;
+    let body_len = match (framing, content_length) {
+        (Framing::Datagram, None) => available,
+        (Framing::Datagram, Some(n)) if n <= available => n,
+        (Framing::Datagram, Some(_)) => return Err(Error::BodyLength),
+        (Framing::Stream, None) => return Err(Error::BodyLength),
+        (Framing::Stream, Some(n)) => {
+            if over_limit(body_start.saturating_add(n)) {
+                return Err(Error::TooLarge);
+            }
+            if n > available {
+                return Ok(Status::Partial);
+            }
+            n
+        }
+    };
+    if over_limit(body_start + body_len) {
+        return Err(Error::TooLarge);
+    }
+    let len = if framing == Framing::Datagram {
+        buf.len()
+    } else {
+        body_start + body_len
+    };
+    Ok(Status::Complete(Message {
+        start,
+        headers: &headers[..count],
+        body: &buf[body_start..body_start + body_len],
+        len,
+        content_length,
+    }))
+}
+
+fn partial_or<T>(framing: Framing, too_large: bool) -> Result<Status<T>, Error> {
+    match (framing, too_large) {
+        (_, true) => Err(Error::TooLarge),
+        (Framing::Stream, false) => Ok(Status::Partial),
+        // A datagram that ends before the blank line is missing its header terminator.
+        (Framing::Datagram, false) => Err(Error::NewLine),
+    }
+}
+
+/// Walks CRLF-terminated lines.
+struct Lines<'b> {
+    buf: &'b [u8],
+    pos: usize,
+    bare_lf: bool,
+}
+
+impl<'b> Lines<'b> {
+    /// The next line without its terminator; `None` if no terminator is in the buffer yet.
+    #[inline]
+    fn next_line(&mut self) -> Result<Option<&'b [u8]>, Error> {
+        let rest = &self.buf[self.pos..];
+        let Some(lf) = memchr::memchr(b'\n', rest) else {
+            return Ok(None);
+        };
+        let line = if lf > 0 && rest[lf - 1] == b'\r' {
+            &rest[..lf - 1]
+        } else if self.bare_lf {
+            &rest[..lf]
+        } else {
+            return Err(Error::NewLine);
+        };
+        self.pos += lf + 1;
+        Ok(Some(line))
+    }
+
+    /// True if the next line is a continuation (starts with SP or HTAB).
+    #[inline]
+    fn continues(&self) -> bool {
+        self.buf.get(self.pos).is_some_and(|&b| scan::is_wsp(b))
+    }
+}
+
+fn parse_start_line<'b>(line: &'b [u8], config: &ParserConfig) -> Result<StartLine<'b>, Error> {
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        return parse_status_line(line);
+    }
+    let lenient = config.leniency.allow_multiple_spaces_in_request_line;
+    let sp = line
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(Error::StartLine)?;
+    let method = &line[..sp];
+    if !scan::all_token(method) {
+        return Err(Error::Method);
+    }
+    let mut rest = &line[sp + 1..];
+    if lenient {
+        rest = trim_start_wsp(rest);
+    }
+    let sp2 = rest
+        .iter()
+        .position(|&b| scan::is_wsp(b))
+        .ok_or(Error::StartLine)?;
+    let uri = &rest[..sp2];
+    let mut version = &rest[sp2..];
+    version = match (lenient, version) {
+        (true, v) => trim_wsp(v),
+        (false, [b' ', v @ ..]) => v,
+        _ => return Err(Error::StartLine),
+    };
+    if uri.is_empty() || uri.len() > config.limits.max_request_uri_bytes {
+        return Err(Error::RequestUri);
+    }
+    // The Request-URI may not contain white space, angle brackets or control bytes.
+    if uri
+        .iter()
+        .any(|&b| b <= b' ' || b >= 0x7f || b == b'<' || b == b'>' || b == b'"')
+    {
+        return Err(Error::RequestUri);
+    }
+    if !is_sip_version(version) {
+        return Err(Error::Version);
+    }
+    Ok(StartLine::Request {
+        method: Method::from_bytes(method),
+        uri,
+    })
+}
+
+fn parse_status_line(line: &[u8]) -> Result<StartLine<'_>, Error> {
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+    let sp = line
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(Error::StartLine)?;
+    if !is_sip_version(&line[..sp]) {
+        return Err(Error::Version);
+    }
+    let rest = &line[sp + 1..];
+    let code = rest.get(..3).ok_or(Error::StatusCode)?;
+    if rest.get(3) != Some(&b' ') || !code.iter().all(u8::is_ascii_digit) {
+        return Err(Error::StatusCode);
+    }
+    let code = code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+    if !(100..=699).contains(&code) {
+        return Err(Error::StatusCode);
+    }
+    let reason = &rest[4..];
+    // Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT / SP / HTAB)
+    if reason.iter().any(|&b| b < b' ' && b != b'\t' || b == 0x7f) {
+        return Err(Error::ReasonPhrase);
+    }
+    Ok(StartLine::Response { code, reason })
+}
+
+/// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is supported.
+fn is_sip_version(v: &[u8]) -> bool {
+    v.len() == 7 && v[..4].eq_ignore_ascii_case(b"SIP/") && &v[4..] == b"2.0"
+}
+
+fn trim_start_wsp(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| scan::is_wsp(b)).count();
+    &s[n..]
+}
+
+fn trim_wsp(s: &[u8]) -> &[u8] {
+    let s = trim_start_wsp(s);
+    let n = s.iter().rev().take_while(|&&b| scan::is_wsp(b)).count();
+    &s[..s.len() - n]
+}
+
+/// `message-header = field-name HCOLON field-value`, `HCOLON = *( SP / HTAB ) ":" SWS`.
+#[inline]
+fn parse_header_line(line: &[u8]) -> Result<Header<'_>, Error> {
+    let colon = memchr::memchr(b':', line).ok_or(Error::HeaderName)?;
+    let mut name_end = colon;
+    while name_end > 0 && scan::is_wsp(line[name_end - 1]) {
+        name_end -= 1;
+    }
+    let name = &line[..name_end];
+    if !scan::all_token(name) {
+        return Err(Error::HeaderName);
+    }
+    let value = scan::trim_lws(&line[colon + 1..]);
+    // Values are UTF-8 text plus LWS; NUL and other controls are never allowed (RFC 3261
+    // §25.1 `TEXT-UTF8char`, `LWS`). Folds (CRLF followed by WSP) are allowed inside.
+    let mut i = 0;
+    while i < value.len() {
+        let b = value[i];
+        if b < b' ' && b != b'\t' {
+            let fold = b == b'\r'
+                && value.get(i + 1) == Some(&b'\n')
+                && value.get(i + 2).is_some_and(|&c| scan::is_wsp(c));
+            let bare_lf_fold = b == b'\n' && value.get(i + 1).is_some_and(|&c| scan::is_wsp(c));
+            if !(fold || bare_lf_fold) {
+                return Err(Error::HeaderValue);
+            }
+        } else if b == 0x7f {
+            return Err(Error::HeaderValue);
+        }
+        i += 1;
+    }
+    Ok(Header {
+        kind: header::classify(name),
+        name,
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_dgram(buf: &[u8]) -> Result<Status<(StartLine<'_>, usize, usize)>, Error> {
+        let mut h = [Header::EMPTY; 32];
+        parse(buf, &mut h, Framing::Datagram, &ParserConfig::default()).map(|s| match s {
+            Status::Complete(m) => Status::Complete((m.start, m.headers.len(), m.body.len())),
+            Status::Partial => Status::Partial,
+        })
+    }
+
+    #[test]
+    fn frames_a_request_with_body() {
+        let m = b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nl: 3\r\n\r\nabcdef";
+        let mut h = [Header::EMPTY; 8];
+        let Status::Complete(msg) =
+            parse(m, &mut h, Framing::Datagram, &ParserConfig::default()).unwrap()
+        else {
+            panic!("partial")
+        };
+        assert_eq!(
+            msg.start,
+            StartLine::Request {
+                method: Method::Options,
+                uri: b"sip:a@b.c"
+            }
+        );
+        assert_eq!(msg.headers.len(), 2);
+        assert_eq!(msg.headers[1].kind, Hdr::ContentLength);
+        assert_eq!(
+            msg.body, b"abc",
+            "Content-Length shorter than the datagram cuts the body"
+        );
+    }
+
+    #[test]
+    fn stream_framing_waits_for_the_whole_body() {
+        let m = b"\r\n\r\nOPTIONS sip:a@b.c SIP/2.0\r\nContent-Length: 4\r\n\r\nab";
+        let mut h = [Header::EMPTY; 8];
+        let cfg = ParserConfig::default();
+        assert!(matches!(
+            parse(m, &mut h, Framing::Stream, &cfg),
+            Ok(Status::Partial)
+        ));
+        let mut full = m.to_vec();
+        full.extend_from_slice(b"cdNEXT");
+        let Status::Complete(msg) = parse(&full, &mut h, Framing::Stream, &cfg).unwrap() else {
+            panic!()
+        };
+        assert_eq!(msg.body, b"abcd");
+        assert_eq!(&full[msg.len..], b"NEXT");
+    }
+
+    #[test]
+    fn stream_without_content_length_is_an_error() {
+        let mut h = [Header::EMPTY; 8];
+        let r = parse(
+            b"OPTIONS sip:x SIP/2.0\r\nVia: x\r\n\r\n",
+            &mut h,
+            Framing::Stream,
+            &ParserConfig::default(),
+        );
+        assert_eq!(r.err(), Some(Error::BodyLength));
+    }
+
+    #[test]
+    fn folded_header_is_one_header() {
+        let m = b"REGISTER sip:b.c SIP/2.0\r\nSubject: a\r\n  b\r\nTo: x\r\n\r\n";
+        let mut h = [Header::EMPTY; 8];
+        let Status::Complete(msg) =
+            parse(m, &mut h, Framing::Datagram, &ParserConfig::default()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(msg.headers.len(), 2);
+        assert_eq!(msg.headers[0].value, b"a\r\n  b");
+    }
+
+    #[test]
+    fn rejects_what_the_grammar_forbids() {
+        assert_eq!(
+            parse_dgram(b"REGISTER  sip:x SIP/2.0\r\n\r\n").err(),
+            Some(Error::RequestUri)
+        );
+        assert_eq!(
+            parse_dgram(b"REGISTER sip:x SIP/7.0\r\n\r\n").err(),
+            Some(Error::Version)
+        );
+        assert_eq!(
+            parse_dgram(b"REGISTER sip:x SIP/2.0\nTo: x\n\n").err(),
+            Some(Error::NewLine)
+        );
+        assert_eq!(
+            parse_dgram(b"SIP/2.0 1000 Big\r\n\r\n").err(),
+            Some(Error::StatusCode)
+        );
+        assert_eq!(
+            parse_dgram(b"SIP/2.0 099 Small\r\n\r\n").err(),
+            Some(Error::StatusCode)
+        );
+        assert_eq!(
+            parse_dgram(b"OPTIONS sip:x SIP/2.0\r\nBad Name: x\r\n\r\n").err(),
+            Some(Error::HeaderName)
+        );
+        assert_eq!(
+            parse_dgram(b"OPTIONS sip:x SIP/2.0\r\nX: a\0b\r\n\r\n").err(),
+            Some(Error::HeaderValue)
+        );
+        assert_eq!(
+            parse_dgram(b"OPTIONS sip:x SIP/2.0\r\nl: 9\r\n\r\nabc").err(),
+            Some(Error::BodyLength)
+        );
+        assert_eq!(
+            parse_dgram(b"OPTIONS sip:x SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab").err(),
+            Some(Error::ContentLength)
+        );
+        assert_eq!(
+            parse_dgram(b"OPTIONS sip:x SIP/2.0\r\nl: -1\r\n\r\n").err(),
+            Some(Error::ContentLength)
+        );
+        assert_eq!(
+            parse_dgram(b"OPTIONS sip:x SIP/2.0\r\nTo: x\r\n").err(),
+            Some(Error::NewLine)
+        );
+    }
+
+    #[test]
+    fn leniency_options_relax_one_rule_each() {
+        let mut cfg = ParserConfig::default();
+        let mut h = [Header::EMPTY; 8];
+        let lf = b"OPTIONS sip:x SIP/2.0\nTo: x\n\n";
+        assert!(parse(lf, &mut h, Framing::Datagram, &cfg).is_err());
+        cfg.leniency.allow_bare_lf = true;
+        assert!(parse(lf, &mut h, Framing::Datagram, &cfg).is_ok());
+        let spaces = b"OPTIONS  sip:x   SIP/2.0\r\n\r\n";
+        assert!(parse(spaces, &mut h, Framing::Datagram, &cfg).is_err());
+        cfg.leniency.allow_multiple_spaces_in_request_line = true;
+        assert!(parse(spaces, &mut h, Framing::Datagram, &cfg).is_ok());
+    }
+
+    #[test]
+    fn header_array_exhaustion_is_an_error() {
+        let mut h = [Header::EMPTY; 1];
+        let r = parse(
+            b"OPTIONS sip:x SIP/2.0\r\nA: 1\r\nB: 2\r\n\r\n",
+            &mut h,
+            Framing::Datagram,
+            &ParserConfig::default(),
+        );
+        assert_eq!(r.err(), Some(Error::TooManyHeaders));
+    }
+
+    #[test]
+    fn size_limit_applies_to_headers_and_body() {
+        let mut cfg = ParserConfig::default();
+        cfg.limits.max_message_bytes = 40;
+        let mut h = [Header::EMPTY; 8];
+        let r = parse(
+            b"OPTIONS sip:x SIP/2.0\r\nSubject: a long subject line\r\n\r\n",
+            &mut h,
+            Framing::Datagram,
+            &cfg,
+        );
+        assert_eq!(r.err(), Some(Error::TooLarge));
+    }
+}

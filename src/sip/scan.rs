@@ -1,0 +1,324 @@
+//! Byte classes from the RFC 3261 §25.1 grammar, and small scanning helpers shared by the
+//! header and URI parsers.
+//!
+//! Everything here works on borrowed `&[u8]` and never allocates. Each class is a 256-entry
+//! table so that a membership test is one load.
+
+/// Builds a 256-entry membership table from a list of byte ranges and single bytes.
+const fn table(ranges: &[(u8, u8)], singles: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < ranges.len() {
+        let (lo, hi) = ranges[i];
+        let mut c = lo as usize;
+        while c <= hi as usize {
+            t[c] = true;
+            c += 1;
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < singles.len() {
+        t[singles[j] as usize] = true;
+        j += 1;
+    }
+    t
+}
+
+const ALNUM: [(u8, u8); 3] = [(b'a', b'z'), (b'A', b'Z'), (b'0', b'9')];
+
+/// `token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" )`
+static TOKEN: [bool; 256] = table(&ALNUM, b"-.!%*_+`'~");
+
+/// `word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" / "(" / ")" /
+/// "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}" )` (Call-ID)
+static WORD: [bool; 256] = table(&ALNUM, b"-.!%*_+`'~()<>:\\\"/[]?{}");
+
+/// `unreserved = alphanum / mark`, `mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")"`
+static UNRESERVED: [bool; 256] = table(&ALNUM, b"-_.!~*'()");
+
+/// `user = 1*( unreserved / escaped / user-unreserved )`,
+/// `user-unreserved = "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"` (escapes checked apart).
+static USER: [bool; 256] = table(&ALNUM, b"-_.!~*'()&=+$,;?/%");
+
+/// `password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )`
+static PASSWORD: [bool; 256] = table(&ALNUM, b"-_.!~*'()&=+$,%");
+
+/// `paramchar = param-unreserved / unreserved / escaped`,
+/// `param-unreserved = "[" / "]" / "/" / ":" / "&" / "+" / "$"`
+static PARAMCHAR: [bool; 256] = table(&ALNUM, b"-_.!~*'()[]/:&+$%");
+
+/// `hnv-unreserved / unreserved / escaped`, `hnv-unreserved = "[" / "]" / "/" / "?" / ":" / "+" /
+/// "$"` (URI header names and values).
+static HNV: [bool; 256] = table(&ALNUM, b"-_.!~*'()[]/?:+$%");
+
+/// `uric = reserved / unreserved / escaped` (absoluteURI of RFC 2396, used for non-SIP URIs).
+static URIC: [bool; 256] = table(&ALNUM, b"-_.!~*'();/?:@&=+$,%");
+
+/// `reserved = ";" / "/" / "?" / ":" / "@" / "&" / "=" / "+" / "$" / ","`
+static RESERVED: [bool; 256] = table(&[], b";/?:@&=+$,");
+
+/// Host name characters: `alphanum / "-" / "."` (IPv6 references are handled apart).
+static HOSTNAME: [bool; 256] = table(&ALNUM, b"-.");
+
+#[inline]
+pub fn is_token(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
+#[inline]
+pub fn is_word(b: u8) -> bool {
+    WORD[b as usize]
+}
+
+#[inline]
+pub fn is_unreserved(b: u8) -> bool {
+    UNRESERVED[b as usize]
+}
+
+#[inline]
+pub fn is_user(b: u8) -> bool {
+    USER[b as usize]
+}
+
+#[inline]
+pub fn is_password(b: u8) -> bool {
+    PASSWORD[b as usize]
+}
+
+#[inline]
+pub fn is_paramchar(b: u8) -> bool {
+    PARAMCHAR[b as usize]
+}
+
+#[inline]
+pub fn is_hnv(b: u8) -> bool {
+    HNV[b as usize]
+}
+
+#[inline]
+pub fn is_uric(b: u8) -> bool {
+    URIC[b as usize]
+}
+
+#[inline]
+pub fn is_reserved(b: u8) -> bool {
+    RESERVED[b as usize]
+}
+
+#[inline]
+pub fn is_hostname(b: u8) -> bool {
+    HOSTNAME[b as usize]
+}
+
+/// `WSP = SP / HTAB`
+#[inline]
+pub fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// True if every byte is a token character and there is at least one.
+pub fn all_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_token(b))
+}
+
+/// True if `s` is made of `class` bytes, with every `%` followed by two hex digits.
+pub fn all_escaped(s: &[u8], class: fn(u8) -> bool) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if b == b'%' {
+            if i + 2 >= s.len() || !(s[i + 1].is_ascii_hexdigit() && s[i + 2].is_ascii_hexdigit()) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !class(b) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Skips linear white space at the start of `s`:
+/// `LWS = [*WSP CRLF] 1*WSP` (a folded line counts as white space).
+#[inline]
+pub fn skip_lws(s: &[u8]) -> &[u8] {
+    let mut i = 0;
+    loop {
+        while i < s.len() && is_wsp(s[i]) {
+            i += 1;
+        }
+        // A fold: CRLF followed by at least one WSP.
+        if i + 2 < s.len() && s[i] == b'\r' && s[i + 1] == b'\n' && is_wsp(s[i + 2]) {
+            i += 2;
+            continue;
+        }
+        return &s[i..];
+    }
+}
+
+/// Trims LWS from both ends.
+pub fn trim_lws(s: &[u8]) -> &[u8] {
+    let s = skip_lws(s);
+    let mut end = s.len();
+    while end > 0 && matches!(s[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Index of the first byte for which `stop` holds, outside quoted strings and `<...>`.
+/// Quoted strings honour `\` escapes. Returns `None` on an unterminated quote.
+pub fn find_outside_quotes(s: &[u8], stop: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut i = 0;
+    let mut angle = false;
+    while i < s.len() {
+        let b = s[i];
+        match b {
+            b'"' if !angle => {
+                i += 1;
+                loop {
+                    match s.get(i) {
+                        None => return None,
+                        Some(b'\\') => i += 2,
+                        Some(b'"') => break,
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            _ if !angle && stop(b) => return Some(i),
+            b'<' if !angle => angle = true,
+            b'>' if angle => angle = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    Some(s.len())
+}
+
+/// Parses `1*DIGIT` as a `u64`, saturating at `u64::MAX`. `None` if empty or not all digits.
+pub fn digits_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        v = v.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+    }
+    Some(v)
+}
+
+/// Parses `1*DIGIT` as a `u32`; `None` if empty, not all digits, or over `u32::MAX`.
+pub fn digits_u32(s: &[u8]) -> Option<u32> {
+    digits_u64(s).and_then(|v| u32::try_from(v).ok())
+}
+
+/// Value of one hex digit.
+#[inline]
+pub fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Iterates over the bytes of `s` with `%XX` escapes decoded. A malformed escape is yielded
+/// as the literal `%`.
+pub fn unescaped(s: &[u8]) -> Unescaped<'_> {
+    Unescaped { s, i: 0 }
+}
+
+/// See [`unescaped`]. Each item is `(byte, was_escaped)`.
+pub struct Unescaped<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Iterator for Unescaped<'_> {
+    type Item = (u8, bool);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u8, bool)> {
+        let b = *self.s.get(self.i)?;
+        if b == b'%' {
+            if let (Some(h), Some(l)) = (
+                self.s.get(self.i + 1).copied().and_then(hex_val),
+                self.s.get(self.i + 2).copied().and_then(hex_val),
+            ) {
+                self.i += 3;
+                return Some(((h << 4) | l, true));
+            }
+        }
+        self.i += 1;
+        Some((b, false))
+    }
+}
+
+/// Case-insensitive ASCII comparison.
+#[inline]
+pub fn eq_ic(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Splits `s` at the first `sep` outside quotes and angle brackets:
+/// `(before, after-the-separator)`.
+pub fn split_once_outside(s: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
+    match find_outside_quotes(s, |b| b == sep) {
+        Some(i) if i < s.len() => (&s[..i], Some(&s[i + 1..])),
+        _ => (s, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lws_includes_folds() {
+        assert_eq!(skip_lws(b" \t\r\n  x"), b"x");
+        assert_eq!(skip_lws(b"\r\nx"), b"\r\nx", "CRLF without WSP is not LWS");
+        assert_eq!(trim_lws(b"  a b \r\n "), b"a b");
+    }
+
+    #[test]
+    fn escapes_must_have_two_hex_digits() {
+        assert!(all_escaped(b"a%41b", is_user));
+        assert!(!all_escaped(b"a%4", is_user));
+        assert!(!all_escaped(b"a%", is_user));
+        assert!(!all_escaped(b"a%zz", is_user));
+        assert!(!all_escaped(b"a b", is_user));
+    }
+
+    #[test]
+    fn quotes_and_angles_hide_separators() {
+        let s = b"\"a,b\" <sip:x,y>;p=1, next";
+        let (first, rest) = split_once_outside(s, b',');
+        assert_eq!(first, b"\"a,b\" <sip:x,y>;p=1");
+        assert_eq!(rest, Some(&b" next"[..]));
+        assert_eq!(find_outside_quotes(b"\"open", |b| b == b','), None);
+        assert_eq!(find_outside_quotes(b"\"a\\\"b\",c", |b| b == b','), Some(6));
+    }
+
+    #[test]
+    fn digits_saturate_or_reject() {
+        assert_eq!(digits_u64(b"0042"), Some(42));
+        assert_eq!(digits_u64(b"99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(digits_u32(b"4294967296"), None);
+        assert_eq!(digits_u32(b""), None);
+        assert_eq!(digits_u32(b"1a"), None);
+    }
+
+    #[test]
+    fn unescape_decodes_hex_pairs() {
+        let v: Vec<(u8, bool)> = unescaped(b"%61b%2").collect();
+        assert_eq!(
+            v,
+            vec![(b'a', true), (b'b', false), (b'%', false), (b'2', false)]
+        );
+    }
+}

@@ -1,0 +1,726 @@
+//! SIP, SIPS and TEL URIs (RFC 3261 §19.1, §25.1; RFC 3966), borrowed from the message bytes,
+//! and the §19.1.4 comparison that binding matching relies on.
+//!
+//! ```text
+//! SIP-URI   = "sip:" [ userinfo ] hostport uri-parameters [ headers ]
+//! SIPS-URI  = "sips:" [ userinfo ] hostport uri-parameters [ headers ]
+//! userinfo  = ( user / telephone-subscriber ) [ ":" password ] "@"
+//! hostport  = host [ ":" port ]
+//! host      = hostname / IPv4address / IPv6reference
+//! uri-parameters = *( ";" uri-parameter )
+//! headers   = "?" header *( "&" header )
+//! ```
+//!
+//! Any other scheme is accepted as an RFC 2396 `absoluteURI` (`Scheme::Other`), so that a
+//! request for it can be answered with 416 rather than rejected as malformed.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::scan;
+
+/// Why a URI did not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UriError {
+    Empty,
+    Scheme,
+    User,
+    Password,
+    Host,
+    Port,
+    Param,
+    Header,
+    TooLong,
+}
+
+impl UriError {
+    /// Short description, used in reason phrases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UriError::Empty => "empty URI",
+            UriError::Scheme => "bad URI scheme",
+            UriError::User => "bad URI user part",
+            UriError::Password => "bad URI password",
+            UriError::Host => "bad URI host",
+            UriError::Port => "bad URI port",
+            UriError::Param => "bad URI parameter",
+            UriError::Header => "bad URI header",
+            UriError::TooLong => "URI too long",
+        }
+    }
+}
+
+/// The URI scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme<'b> {
+    Sip,
+    Sips,
+    Tel,
+    Other(&'b [u8]),
+}
+
+/// The host of a SIP or SIPS URI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host<'b> {
+    /// A host name, as written (compare case-insensitively).
+    Name(&'b [u8]),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+impl Host<'_> {
+    /// §19.1.4: host names compare case-insensitively; an IP address never equals a name.
+    pub fn matches(&self, other: &Host<'_>) -> bool {
+        match (self, other) {
+            (Host::Name(a), Host::Name(b)) => trim_dot(a).eq_ignore_ascii_case(trim_dot(b)),
+            (Host::V4(a), Host::V4(b)) => a == b,
+            (Host::V6(a), Host::V6(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// A fully qualified name may end in a dot (`hostname = *( domainlabel "." ) toplabel [ "." ]`).
+fn trim_dot(s: &[u8]) -> &[u8] {
+    s.strip_suffix(b".").unwrap_or(s)
+}
+
+/// A parsed URI. All fields borrow from the input; escapes are left in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Uri<'b> {
+    pub scheme: Scheme<'b>,
+    /// The user part (SIP/SIPS), or the subscriber number (TEL), still escaped.
+    pub user: Option<&'b [u8]>,
+    pub password: Option<&'b [u8]>,
+    /// `None` for TEL and other schemes.
+    pub host: Option<Host<'b>>,
+    /// The host exactly as written (IPv6 with its brackets).
+    pub host_raw: &'b [u8],
+    pub port: Option<u16>,
+    /// Parameters without the leading `;`, e.g. `transport=tcp;lr`.
+    pub params: &'b [u8],
+    /// Headers without the leading `?`, e.g. `subject=x&priority=urgent`.
+    pub headers: &'b [u8],
+    /// The whole URI as written.
+    pub raw: &'b [u8],
+}
+
+/// Parsing limits for URIs.
+#[derive(Clone, Copy, Debug)]
+pub struct UriLimits {
+    /// Longest URI accepted, in bytes. Default 512 (Kamailio's stock `RURI_MAX_SIZE`): longer
+    /// URIs exist only in attacks, and every stored contact costs memory.
+    pub max_uri_bytes: usize,
+}
+
+impl Default for UriLimits {
+    fn default() -> Self {
+        UriLimits { max_uri_bytes: 512 }
+    }
+}
+
+impl<'b> Uri<'b> {
+    /// Parses a URI (the whole slice must be the URI).
+    pub fn parse(raw: &'b [u8], limits: &UriLimits) -> Result<Uri<'b>, UriError> {
+        if raw.is_empty() {
+            return Err(UriError::Empty);
+        }
+        if raw.len() > limits.max_uri_bytes {
+            return Err(UriError::TooLong);
+        }
+        let colon = raw
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(UriError::Scheme)?;
+        let (scheme_raw, rest) = (&raw[..colon], &raw[colon + 1..]);
+        // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+        let scheme_ok = scheme_raw.first().is_some_and(u8::is_ascii_alphabetic)
+            && scheme_raw
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if !scheme_ok {
+            return Err(UriError::Scheme);
+        }
+        let scheme = if scheme_raw.eq_ignore_ascii_case(b"sip") {
+            Scheme::Sip
+        } else if scheme_raw.eq_ignore_ascii_case(b"sips") {
+            Scheme::Sips
+        } else if scheme_raw.eq_ignore_ascii_case(b"tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other(scheme_raw)
+        };
+        match scheme {
+            Scheme::Sip | Scheme::Sips => parse_sip(scheme, rest, raw),
+            Scheme::Tel => parse_tel(rest, raw),
+            Scheme::Other(_) => {
+                if rest.is_empty() || !rest.iter().all(|&b| scan::is_uric(b)) {
+                    return Err(UriError::Scheme);
+                }
+                Ok(Uri {
+                    scheme,
+                    user: None,
+                    password: None,
+                    host: None,
+                    host_raw: b"",
+                    port: None,
+                    params: b"",
+                    headers: b"",
+                    raw,
+                })
+            }
+        }
+    }
+
+    /// True for `sip:` and `sips:`.
+    pub fn is_sip(&self) -> bool {
+        matches!(self.scheme, Scheme::Sip | Scheme::Sips)
+    }
+
+    /// The URI parameters, in order.
+    pub fn params(&self) -> Params<'b> {
+        Params::new(self.params)
+    }
+
+    /// The value of the first parameter named `name` (case-insensitive); `Some(None)` when it
+    /// has no value.
+    pub fn param(&self, name: &[u8]) -> Option<Option<&'b [u8]>> {
+        self.params()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// RFC 3261 §19.1.4 equality.
+    ///
+    /// - schemes must match (a SIP URI never equals a SIPS URI);
+    /// - user and password compare case-sensitively, after decoding escapes of unreserved
+    ///   characters;
+    /// - hosts compare case-insensitively, IP addresses by value, and a name never equals an
+    ///   address;
+    /// - an explicit port never equals an absent one;
+    /// - parameters present in both must match (case-insensitively); `user`, `ttl`, `method`,
+    ///   `maddr` and `transport` present in only one never match (the RFC's rules name the first
+    ///   four; its examples show `transport` too), others present in only one are ignored;
+    /// - every header must be present in both and match.
+    pub fn rfc_eq(&self, other: &Uri<'_>) -> bool {
+        if !scheme_eq(self.scheme, other.scheme) {
+            return false;
+        }
+        match self.scheme {
+            Scheme::Sip | Scheme::Sips => {}
+            // TEL: compare the number (ignoring visual separators) and parameters.
+            Scheme::Tel => {
+                return tel_number_eq(self.user.unwrap_or(b""), other.user.unwrap_or(b""))
+                    && params_eq(self.params, other.params, &[]);
+            }
+            Scheme::Other(_) => return self.raw.eq_ignore_ascii_case(other.raw),
+        }
+        if !opt_escaped_eq(self.user, other.user) || !opt_escaped_eq(self.password, other.password)
+        {
+            return false;
+        }
+        match (&self.host, &other.host) {
+            (Some(a), Some(b)) if a.matches(b) => {}
+            _ => return false,
+        }
+        self.port == other.port
+            && params_eq(
+                self.params,
+                other.params,
+                &[b"user", b"ttl", b"method", b"maddr", b"transport"],
+            )
+            && headers_eq(self.headers, other.headers)
+    }
+}
+
+fn scheme_eq(a: Scheme<'_>, b: Scheme<'_>) -> bool {
+    match (a, b) {
+        (Scheme::Other(x), Scheme::Other(y)) => x.eq_ignore_ascii_case(y),
+        (x, y) => x == y,
+    }
+}
+
+fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
+    // '@' may not appear unescaped anywhere after the userinfo, so the first one ends it.
+    let (user, password, hostpart) = match rest.iter().position(|&b| b == b'@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let (user, password) = match userinfo.iter().position(|&b| b == b':') {
+                Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
+                None => (userinfo, None),
+            };
+            if user.is_empty() || !scan::all_escaped(user, scan::is_user) {
+                return Err(UriError::User);
+            }
+            if let Some(p) = password {
+                if !scan::all_escaped(p, scan::is_password) {
+                    return Err(UriError::Password);
+                }
+            }
+            (Some(user), password, &rest[at + 1..])
+        }
+        None => (None, None, rest),
+    };
+    let hp_end = hostpart
+        .iter()
+        .position(|&b| b == b';' || b == b'?')
+        .unwrap_or(hostpart.len());
+    let (hostport, tail) = hostpart.split_at(hp_end);
+    let (host, host_raw, port) = parse_hostport(hostport)?;
+    let (params, headers) = match tail.iter().position(|&b| b == b'?') {
+        Some(q) => (&tail[..q], &tail[q + 1..]),
+        None => (tail, &tail[tail.len()..]),
+    };
+    let params = params.strip_prefix(b";").unwrap_or(params);
+    validate_params(params)?;
+    if tail.contains(&b'?') {
+        validate_headers(headers)?;
+    }
+    Ok(Uri {
+        scheme,
+        user,
+        password,
+        host: Some(host),
+        host_raw,
+        port,
+        params,
+        headers,
+        raw,
+    })
+}
+
+/// `hostport = host [ ":" port ]`
+pub fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, &[u8], Option<u16>), UriError> {
+    let (host_raw, port_raw) = if s.first() == Some(&b'[') {
+        let close = s.iter().position(|&b| b == b']').ok_or(UriError::Host)?;
+        let after = &s[close + 1..];
+        let port = match after {
+            [] => None,
+            [b':', p @ ..] => Some(p),
+            _ => return Err(UriError::Host),
+        };
+        (&s[..=close], port)
+    } else {
+        match s.iter().position(|&b| b == b':') {
+            Some(c) => (&s[..c], Some(&s[c + 1..])),
+            None => (s, None),
+        }
+    };
+    let host = parse_host(host_raw)?;
+    let port = match port_raw {
+        None => None,
+        Some(p) => {
+            let v = scan::digits_u64(p).ok_or(UriError::Port)?;
+            Some(u16::try_from(v).map_err(|_| UriError::Port)?)
+        }
+    };
+    Ok((host, host_raw, port))
+}
+
+/// `host = hostname / IPv4address / IPv6reference`
+pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
+    if let Some(inner) = s.strip_prefix(b"[") {
+        let inner = inner.strip_suffix(b"]").ok_or(UriError::Host)?;
+        let text = std::str::from_utf8(inner).map_err(|_| UriError::Host)?;
+        return text
+            .parse::<Ipv6Addr>()
+            .map(Host::V6)
+            .map_err(|_| UriError::Host);
+    }
+    if s.is_empty() || !s.iter().all(|&b| scan::is_hostname(b)) {
+        return Err(UriError::Host);
+    }
+    if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+        // Only an IPv4 address may have an all-numeric last label.
+        let text = std::str::from_utf8(s).map_err(|_| UriError::Host)?;
+        return text
+            .parse::<Ipv4Addr>()
+            .map(Host::V4)
+            .map_err(|_| UriError::Host);
+    }
+    let name = trim_dot(s);
+    let mut labels = name.split(|&b| b == b'.').peekable();
+    while let Some(label) = labels.next() {
+        // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
+        let ok = !label.is_empty()
+            && label[0].is_ascii_alphanumeric()
+            && label[label.len() - 1].is_ascii_alphanumeric();
+        if !ok {
+            return Err(UriError::Host);
+        }
+        // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
+        if labels.peek().is_none() && !label[0].is_ascii_alphabetic() {
+            return Err(UriError::Host);
+        }
+    }
+    Ok(Host::Name(s))
+}
+
+fn validate_params(params: &[u8]) -> Result<(), UriError> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    for p in params.split(|&b| b == b';') {
+        let (name, value) = match p.iter().position(|&b| b == b'=') {
+            Some(e) => (&p[..e], Some(&p[e + 1..])),
+            None => (p, None),
+        };
+        if name.is_empty() || !scan::all_escaped(name, scan::is_paramchar) {
+            return Err(UriError::Param);
+        }
+        if let Some(v) = value {
+            if v.is_empty() || !scan::all_escaped(v, scan::is_paramchar) {
+                return Err(UriError::Param);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_headers(headers: &[u8]) -> Result<(), UriError> {
+    for h in headers.split(|&b| b == b'&') {
+        let e = h.iter().position(|&b| b == b'=').ok_or(UriError::Header)?;
+        let (name, value) = (&h[..e], &h[e + 1..]);
+        if name.is_empty()
+            || !scan::all_escaped(name, scan::is_hnv)
+            || !scan::all_escaped(value, scan::is_hnv)
+        {
+            return Err(UriError::Header);
+        }
+    }
+    Ok(())
+}
+
+/// `telephoneuri = "tel:" telephone-subscriber` (RFC 3966), checked loosely: a number of
+/// digits, visual separators and `*#+`, then parameters.
+fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
+    let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
+    let (number, params) = (&rest[..end], &rest[end..]);
+    let ok = !number.is_empty()
+        && number.iter().all(|&b| {
+            b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#')
+        });
+    if !ok {
+        return Err(UriError::User);
+    }
+    let params = params.strip_prefix(b";").unwrap_or(params);
+    validate_params(params)?;
+    Ok(Uri {
+        scheme: Scheme::Tel,
+        user: Some(number),
+        password: None,
+        host: None,
+        host_raw: b"",
+        port: None,
+        params,
+        headers: b"",
+        raw,
+    })
+}
+
+fn tel_number_eq(a: &[u8], b: &[u8]) -> bool {
+    let digits = |s: &'_ [u8]| {
+        s.iter()
+            .copied()
+            .filter(|b| !matches!(b, b'-' | b'.' | b'(' | b')'))
+            .map(|b| b.to_ascii_lowercase())
+            .collect::<smallbuf::Buf>()
+    };
+    digits(a) == digits(b)
+}
+
+/// A tiny fixed-capacity byte buffer so TEL comparison does not allocate.
+mod smallbuf {
+    #[derive(PartialEq, Eq)]
+    pub struct Buf {
+        len: usize,
+        bytes: [u8; 64],
+        overflow: bool,
+    }
+
+    impl FromIterator<u8> for Buf {
+        fn from_iter<I: IntoIterator<Item = u8>>(iter: I) -> Self {
+            let mut b = Buf {
+                len: 0,
+                bytes: [0; 64],
+                overflow: false,
+            };
+            for x in iter {
+                if b.len == b.bytes.len() {
+                    b.overflow = true;
+                    break;
+                }
+                b.bytes[b.len] = x;
+                b.len += 1;
+            }
+            b
+        }
+    }
+}
+
+/// Compares two escaped strings after decoding escapes of characters outside the `reserved`
+/// set (§19.1.4: "characters other than those in the reserved set are equivalent to their
+/// escaped form").
+pub fn escaped_eq(a: &[u8], b: &[u8], ignore_case: bool) -> bool {
+    let norm = |(c, esc): (u8, bool)| -> (u8, bool) {
+        let c = if ignore_case {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        };
+        // An escaped reserved character stays distinct from the literal one.
+        (c, esc && scan::is_reserved(c))
+    };
+    scan::unescaped(a)
+        .map(norm)
+        .eq(scan::unescaped(b).map(norm))
+}
+
+fn opt_escaped_eq(a: Option<&[u8]>, b: Option<&[u8]>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => escaped_eq(x, y, false),
+        _ => false,
+    }
+}
+
+fn params_eq(a: &[u8], b: &[u8], must_match_if_any: &[&[u8]]) -> bool {
+    fn find<'a>(set: &'a [u8], name: &[u8]) -> Option<Option<&'a [u8]>> {
+        Params::new(set)
+            .find(|(n, _)| escaped_eq(n, name, true))
+            .map(|(_, v)| v)
+    }
+    let value_eq = |x: Option<&[u8]>, y: Option<&[u8]>| match (x, y) {
+        (None, None) => true,
+        (Some(x), Some(y)) => escaped_eq(x, y, true),
+        _ => false,
+    };
+    for (name, va) in Params::new(a) {
+        match find(b, name) {
+            Some(vb) => {
+                if !value_eq(va, vb) {
+                    return false;
+                }
+            }
+            None => {
+                if must_match_if_any.iter().any(|m| escaped_eq(name, m, true)) {
+                    return false;
+                }
+            }
+        }
+    }
+    // Special parameters present only in `b`.
+    for (name, _) in Params::new(b) {
+        if must_match_if_any.iter().any(|m| escaped_eq(name, m, true)) && find(a, name).is_none() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Headers are never ignored: the same set (order-insensitive) must be in both.
+fn headers_eq(a: &[u8], b: &[u8]) -> bool {
+    let split = |s: &'_ [u8]| -> (usize, bool) { (s.split(|&c| c == b'&').count(), s.is_empty()) };
+    let ((na, ea), (nb, eb)) = (split(a), split(b));
+    if ea || eb {
+        return ea == eb;
+    }
+    if na != nb {
+        return false;
+    }
+    a.split(|&c| c == b'&').all(|ha| {
+        let (an, av) = ha.split_at(ha.iter().position(|&c| c == b'=').unwrap_or(ha.len()));
+        b.split(|&c| c == b'&').any(|hb| {
+            let (bn, bv) = hb.split_at(hb.iter().position(|&c| c == b'=').unwrap_or(hb.len()));
+            escaped_eq(an, bn, true) && escaped_eq(av, bv, false)
+        })
+    })
+}
+
+/// Iterator over `name[=value]` pairs of a `;`-separated parameter list (without the leading
+/// `;`). Empty items are skipped.
+#[derive(Clone, Debug)]
+pub struct Params<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> Params<'b> {
+    pub fn new(s: &'b [u8]) -> Self {
+        Params { rest: s }
+    }
+}
+
+impl<'b> Iterator for Params<'b> {
+    type Item = (&'b [u8], Option<&'b [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let end = self
+                .rest
+                .iter()
+                .position(|&b| b == b';')
+                .unwrap_or(self.rest.len());
+            let item = &self.rest[..end];
+            self.rest = self.rest.get(end + 1..).unwrap_or(&[]);
+            if item.is_empty() {
+                continue;
+            }
+            return Some(match item.iter().position(|&b| b == b'=') {
+                Some(e) => (&item[..e], Some(&item[e + 1..])),
+                None => (item, None),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Uri<'_> {
+        Uri::parse(s.as_bytes(), &UriLimits::default()).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+    }
+
+    fn eq(a: &str, b: &str) -> bool {
+        p(a).rfc_eq(&p(b)) && p(b).rfc_eq(&p(a))
+    }
+
+    #[test]
+    fn parses_the_parts_of_a_sip_uri() {
+        let u = p("sips:alice:secret@[2001:db8::1]:5061;transport=tls;lr?subject=x&a=b");
+        assert_eq!(u.scheme, Scheme::Sips);
+        assert_eq!(u.user, Some(&b"alice"[..]));
+        assert_eq!(u.password, Some(&b"secret"[..]));
+        assert_eq!(u.host, Some(Host::V6("2001:db8::1".parse().unwrap())));
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.params, b"transport=tls;lr");
+        assert_eq!(u.headers, b"subject=x&a=b");
+        assert_eq!(u.param(b"LR"), Some(None));
+        assert_eq!(u.param(b"transport"), Some(Some(&b"tls"[..])));
+    }
+
+    #[test]
+    fn rejects_malformed_uris() {
+        let l = UriLimits::default();
+        for bad in [
+            "",
+            "sip:",
+            "sip:@host",
+            "sip:a b@host",
+            "sip:host:99999",
+            "sip:host:x",
+            "sip:[::1",
+            "sip:1.2.3",
+            "sip:-bad.com",
+            "sip:a@host;=x",
+            "sip:a@host?noeq",
+            "sip:a%4@host",
+            "1sip:x",
+            "sip:user@ho st",
+        ] {
+            assert!(
+                Uri::parse(bad.as_bytes(), &l).is_err(),
+                "{bad} should be rejected"
+            );
+        }
+        let long = format!("sip:{}@example.com", "a".repeat(600));
+        assert_eq!(Uri::parse(long.as_bytes(), &l), Err(UriError::TooLong));
+    }
+
+    #[test]
+    fn tel_and_other_schemes_parse() {
+        let t = p("tel:+1-201-555-0123;phone-context=example.com");
+        assert_eq!(t.scheme, Scheme::Tel);
+        assert_eq!(t.user, Some(&b"+1-201-555-0123"[..]));
+        assert!(eq("tel:+1-201-555-0123", "tel:+12015550123"));
+        let o = p("urn:service:sos");
+        assert_eq!(o.scheme, Scheme::Other(b"urn"));
+    }
+
+    /// RFC 3261 §19.1.4: "The URIs within each of the following sets are equivalent".
+    #[test]
+    fn rfc3261_19_1_4_equivalent_sets() {
+        assert!(eq(
+            "sip:%61lice@atlanta.com;transport=TCP",
+            "sip:alice@AtLanTa.CoM;Transport=tcp"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com;newparam=5"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com;security=on"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com;newparam=5",
+            "sip:carol@chicago.com;security=on"
+        ));
+        assert!(eq(
+            "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+            "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"
+        ));
+        assert!(eq(
+            "sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+            "sip:alice@atlanta.com?priority=urgent&subject=project%20x"
+        ));
+    }
+
+    /// RFC 3261 §19.1.4: "The URIs within each of the following sets are not equivalent".
+    #[test]
+    fn rfc3261_19_1_4_non_equivalent_sets() {
+        assert!(!eq(
+            "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+            "sip:alice@AtLanTa.CoM;Transport=UDP"
+        ));
+        assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"));
+        assert!(!eq(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com;transport=udp"
+        ));
+        assert!(!eq(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com:6000;transport=tcp"
+        ));
+        assert!(!eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com?Subject=next%20meeting"
+        ));
+        assert!(!eq("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"));
+    }
+
+    #[test]
+    fn rfc3261_19_1_4_sip_never_equals_sips() {
+        assert!(!eq("sip:alice@atlanta.com", "sips:alice@atlanta.com"));
+    }
+
+    #[test]
+    fn rfc3261_19_1_4_user_ttl_method_maddr_in_one_only_never_match() {
+        for param in [
+            "user=phone",
+            "ttl=1",
+            "method=INVITE",
+            "maddr=239.255.255.1",
+        ] {
+            assert!(
+                !eq("sip:a@b.com", &format!("sip:a@b.com;{param}")),
+                "{param}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc3261_19_1_4_escaped_reserved_differs_from_literal() {
+        // ';' is reserved: %3B in the user part is not the same as a literal ';'.
+        assert!(!eq("sip:a%3Bb@h.com", "sip:a;b@h.com"));
+        assert!(eq("sip:a%2Db@h.com", "sip:a-b@h.com"));
+    }
+
+    #[test]
+    fn ip_addresses_compare_by_value() {
+        assert!(eq("sip:a@[2001:db8::1]", "sip:a@[2001:0db8:0:0::1]"));
+        assert!(eq("sip:a@example.com.", "sip:a@EXAMPLE.com"));
+    }
+}

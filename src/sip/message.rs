@@ -109,6 +109,9 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Longest Request-URI, in bytes. Default 512 (Kamailio's stock `RURI_MAX_SIZE`).
     pub max_request_uri_bytes: usize,
+    /// Most header lines per message. Default 64: a real REGISTER has about 15; the caller's
+    /// header array is sized to this, so more is an error rather than an allocation.
+    pub max_headers: usize,
 }
 
 impl Default for Limits {
@@ -116,6 +119,7 @@ impl Default for Limits {
         Limits {
             max_message_bytes: 16384,
             max_request_uri_bytes: 512,
+            max_headers: 64,
         }
     }
 }

@@ -270,7 +270,7 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
         Some(q) => (&tail[..q], &tail[q + 1..]),
         None => (tail, &tail[tail.len()..]),
     };
-    let params = params.strip_prefix(b";").unwrap_or(params);
+    let params = strip_param_lead(params)?;
     validate_params(params)?;
     if tail.contains(&b'?') {
         validate_headers(headers)?;
@@ -355,6 +355,16 @@ pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
     Ok(Host::Name(s))
 }
 
+/// Drops the `;` that starts a parameter list; a lone `;` is an empty `uri-parameter`, which
+/// the grammar does not allow.
+fn strip_param_lead(params: &[u8]) -> Result<&[u8], UriError> {
+    match params.strip_prefix(b";") {
+        Some([]) => Err(UriError::Param),
+        Some(p) => Ok(p),
+        None => Ok(params),
+    }
+}
+
 fn validate_params(params: &[u8]) -> Result<(), UriError> {
     if params.is_empty() {
         return Ok(());
@@ -402,7 +412,7 @@ fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
     if !ok {
         return Err(UriError::User);
     }
-    let params = params.strip_prefix(b";").unwrap_or(params);
+    let params = strip_param_lead(params)?;
     validate_params(params)?;
     Ok(Uri {
         scheme: Scheme::Tel,

@@ -1,0 +1,438 @@
+//! The binding table: AoR → contacts, owned by one shard.
+//!
+//! AoRs live in a slab (`Vec<AorSlot>` plus a free list) indexed by a hash table keyed with a
+//! per-process random seed (AoRs are chosen by peers: an unkeyed hash could be flooded,
+//! reliability.md T11). Each AoR with bindings has one timer in the shard's wheel, set to its
+//! earliest expiry; the timer refers to the slot by `(index, generation)` so a reused slot is
+//! never expired by a stale timer.
+//!
+//! A binding keeps its strings in one allocation (`text`: contact URI, contact parameters,
+//! Call-ID, Path), so refreshing a binding allocates nothing.
+
+use std::net::SocketAddr;
+
+use foldhash::quality::RandomState;
+use hashbrown::HashTable;
+
+use super::{Millis, Transport, UnixTime};
+use crate::timer::{TimerKey, TimerWheel};
+
+/// `q` absent.
+pub const Q_NONE: u16 = u16::MAX;
+
+/// A binding of one contact to an AoR.
+#[derive(Clone, Debug)]
+pub struct Binding {
+    /// Contact URI, contact parameters (raw, `;`-led, without `expires` and `q`), Call-ID,
+    /// Path (raw header values, comma-joined).
+    text: Box<[u8]>,
+    uri_len: u16,
+    params_len: u16,
+    call_id_len: u16,
+    /// Where `+sip.instance`'s value sits inside the parameters (`instance_len == 0`: none).
+    instance_off: u16,
+    instance_len: u16,
+    /// `q` in thousandths, or [`Q_NONE`].
+    pub q: u16,
+    /// RFC 5626 `reg-id` (0: none; valid values are 1..2^31).
+    pub reg_id: u32,
+    pub cseq: u32,
+    /// Methods the contact accepts (bit set of [`method_bit`]); 0 means no restriction.
+    pub methods: u16,
+    pub transport: Transport,
+    /// Monotonic deadline.
+    pub expires_at: Millis,
+    /// The same deadline in wall-clock time (what persistence stores).
+    pub expires_wall: UnixTime,
+    /// When the binding was created or last refreshed.
+    pub updated_at: Millis,
+    /// Where the REGISTER came from (NAT traversal, flows).
+    pub source: SocketAddr,
+}
+
+/// What a binding is made of, borrowed from a request.
+#[derive(Clone, Copy, Debug)]
+pub struct BindingParts<'a> {
+    pub uri: &'a [u8],
+    pub params: &'a [u8],
+    pub call_id: &'a [u8],
+    pub path: &'a [u8],
+    /// `+sip.instance`'s value: must be a subslice of `params`.
+    pub instance: Option<&'a [u8]>,
+    pub cseq: u32,
+    pub q: u16,
+    pub reg_id: u32,
+    pub methods: u16,
+    pub source: SocketAddr,
+    pub transport: Transport,
+    pub expires_at: Millis,
+    pub expires_wall: UnixTime,
+    pub now: Millis,
+}
+
+impl Binding {
+    /// Builds a binding. String lengths must fit in `u16` (the limits enforce far less).
+    pub fn new(parts: BindingParts<'_>) -> Binding {
+        let mut text = Vec::with_capacity(
+            parts.uri.len() + parts.params.len() + parts.call_id.len() + parts.path.len(),
+        );
+        text.extend_from_slice(parts.uri);
+        text.extend_from_slice(parts.params);
+        text.extend_from_slice(parts.call_id);
+        text.extend_from_slice(parts.path);
+        let (instance_off, instance_len) = parts
+            .instance
+            .and_then(|i| Some((subslice_offset(parts.params, i)?, i.len())))
+            .map_or((0, 0), |(off, len)| (off as u16, len as u16));
+        debug_assert!(parts.uri.len() <= usize::from(u16::MAX));
+        debug_assert!(parts.params.len() <= usize::from(u16::MAX));
+        debug_assert!(parts.call_id.len() <= usize::from(u16::MAX));
+        Binding {
+            text: text.into_boxed_slice(),
+            uri_len: parts.uri.len() as u16,
+            params_len: parts.params.len() as u16,
+            call_id_len: parts.call_id.len() as u16,
+            instance_off,
+            instance_len,
+            q: parts.q,
+            reg_id: parts.reg_id,
+            cseq: parts.cseq,
+            methods: parts.methods,
+            transport: parts.transport,
+            expires_at: parts.expires_at,
+            expires_wall: parts.expires_wall,
+            updated_at: parts.now,
+            source: parts.source,
+        }
+    }
+
+    /// The contact URI as registered.
+    pub fn uri(&self) -> &[u8] {
+        &self.text[..usize::from(self.uri_len)]
+    }
+
+    /// Contact parameters other than `expires` and `q`, starting with `;` (or empty).
+    pub fn params(&self) -> &[u8] {
+        let start = usize::from(self.uri_len);
+        &self.text[start..start + usize::from(self.params_len)]
+    }
+
+    pub fn call_id(&self) -> &[u8] {
+        let start = usize::from(self.uri_len) + usize::from(self.params_len);
+        &self.text[start..start + usize::from(self.call_id_len)]
+    }
+
+    /// The Path the REGISTER carried (RFC 3327), comma-joined; empty if none.
+    pub fn path(&self) -> &[u8] {
+        let start = usize::from(self.uri_len)
+            + usize::from(self.params_len)
+            + usize::from(self.call_id_len);
+        &self.text[start..]
+    }
+
+    /// `+sip.instance` without quotes.
+    pub fn instance(&self) -> Option<&[u8]> {
+        (self.instance_len > 0).then(|| {
+            let p = self.params();
+            let off = usize::from(self.instance_off);
+            &p[off..off + usize::from(self.instance_len)]
+        })
+    }
+
+    /// Seconds left, rounded up (0 once expired).
+    pub fn remaining_s(&self, now: Millis) -> u64 {
+        self.expires_at.0.saturating_sub(now.0).div_ceil(1000)
+    }
+
+    pub fn is_live(&self, now: Millis) -> bool {
+        self.expires_at > now
+    }
+
+    /// True if the contact accepts `method` (RFC 3840 `methods` feature tag / Allow).
+    pub fn accepts(&self, method_bit: u16) -> bool {
+        self.methods == 0 || self.methods & method_bit != 0
+    }
+
+    /// Heap bytes this binding owns (for memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.text.len()
+    }
+}
+
+fn subslice_offset(outer: &[u8], inner: &[u8]) -> Option<usize> {
+    let o = outer.as_ptr() as usize;
+    let i = inner.as_ptr() as usize;
+    (i >= o && i + inner.len() <= o + outer.len()).then(|| i - o)
+}
+
+/// Bit for a method in [`Binding::methods`]; 0 for methods without a bit.
+pub fn method_bit(method: &[u8]) -> u16 {
+    const METHODS: [&[u8]; 14] = [
+        b"INVITE",
+        b"ACK",
+        b"BYE",
+        b"CANCEL",
+        b"OPTIONS",
+        b"REGISTER",
+        b"SUBSCRIBE",
+        b"NOTIFY",
+        b"PUBLISH",
+        b"INFO",
+        b"MESSAGE",
+        b"PRACK",
+        b"UPDATE",
+        b"REFER",
+    ];
+    METHODS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(method))
+        .map_or(0, |i| 1 << i)
+}
+
+/// The method bits of a comma-separated method list (`methods="INVITE,BYE"`, Allow).
+pub fn methods_mask(list: &[u8]) -> u16 {
+    list.split(|&b| b == b',')
+        .map(|m| method_bit(crate::sip::scan::trim_lws(m)))
+        .fold(0, |a, b| a | b)
+}
+
+/// Refers to an AoR slot; stale once the slot is freed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AorRef {
+    index: u32,
+    generation: u32,
+}
+
+/// One AoR and its bindings.
+#[derive(Debug)]
+pub struct AorSlot {
+    key: Box<[u8]>,
+    generation: u32,
+    pub bindings: Vec<Binding>,
+    timer: Option<TimerKey>,
+    /// Bumped on every change to the bindings (RFC 3680 reginfo `version`).
+    pub version: u64,
+}
+
+impl AorSlot {
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
+/// The table. See the module doc.
+pub struct BindingTable {
+    index: HashTable<u32>,
+    hasher: RandomState,
+    slots: Vec<AorSlot>,
+    free: Vec<u32>,
+    wheel: TimerWheel<AorRef>,
+    binding_count: usize,
+    /// Scratch for `expire` (kept to avoid allocating per call).
+    due: Vec<AorRef>,
+}
+
+impl BindingTable {
+    pub fn new(now: Millis, tick_ms: u64) -> BindingTable {
+        BindingTable {
+            index: HashTable::new(),
+            hasher: RandomState::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            wheel: TimerWheel::new(tick_ms, now.0),
+            binding_count: 0,
+            due: Vec::new(),
+        }
+    }
+
+    /// Pre-sizes for `aors` AoRs.
+    pub fn reserve(&mut self, aors: usize) {
+        let hasher = &self.hasher;
+        let slots = &self.slots;
+        self.index
+            .reserve(aors, |&i| hash_key(hasher, &slots[i as usize].key));
+        self.slots.reserve(aors);
+    }
+
+    pub fn aor_count(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn binding_count(&self) -> usize {
+        self.binding_count
+    }
+
+    /// The slot of an AoR, if it has bindings.
+    pub fn find(&self, key: &[u8]) -> Option<u32> {
+        let h = hash_key(&self.hasher, key);
+        self.index
+            .find(h, |&i| &*self.slots[i as usize].key == key)
+            .copied()
+    }
+
+    pub fn slot(&self, index: u32) -> &AorSlot {
+        &self.slots[index as usize]
+    }
+
+    /// Bindings of an AoR (live or not yet reaped).
+    pub fn bindings(&self, key: &[u8]) -> &[Binding] {
+        self.find(key)
+            .map_or(&[], |i| &self.slots[i as usize].bindings)
+    }
+
+    /// Every AoR slot in use, in no particular order.
+    pub fn aors(&self) -> impl Iterator<Item = &AorSlot> {
+        self.index.iter().map(|&i| &self.slots[i as usize])
+    }
+
+    /// Changes the bindings of `key` (slot `slot` if it exists) through `change`, then
+    /// updates the counts, bumps the version and reschedules (or frees) the slot. The caller
+    /// has validated the change: this cannot fail.
+    pub fn update<R>(
+        &mut self,
+        key: &[u8],
+        slot: Option<u32>,
+        change: impl FnOnce(&mut Vec<Binding>) -> R,
+    ) -> R {
+        let index = match slot {
+            Some(i) => i,
+            None => self.insert_slot(key),
+        };
+        let s = &mut self.slots[index as usize];
+        debug_assert_eq!(&*s.key, key);
+        let before = s.bindings.len();
+        let r = change(&mut s.bindings);
+        self.binding_count = self.binding_count - before + s.bindings.len();
+        s.version += 1;
+        self.reschedule(index);
+        r
+    }
+
+    fn insert_slot(&mut self, key: &[u8]) -> u32 {
+        let index = match self.free.pop() {
+            Some(i) => {
+                let s = &mut self.slots[i as usize];
+                s.key = key.into();
+                i
+            }
+            None => {
+                self.slots.push(AorSlot {
+                    key: key.into(),
+                    generation: 0,
+                    bindings: Vec::new(),
+                    timer: None,
+                    version: 0,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let h = hash_key(&self.hasher, key);
+        let hasher = &self.hasher;
+        let slots = &self.slots;
+        self.index
+            .insert_unique(h, index, |&i| hash_key(hasher, &slots[i as usize].key));
+        index
+    }
+
+    fn free_slot(&mut self, index: u32) {
+        let s = &mut self.slots[index as usize];
+        debug_assert!(s.bindings.is_empty());
+        let h = hash_key(&self.hasher, &s.key);
+        if let Ok(e) = self.index.find_entry(h, |&i| i == index) {
+            e.remove();
+        }
+        if let Some(t) = s.timer.take() {
+            self.wheel.cancel(t);
+        }
+        s.key = Box::default();
+        s.bindings = Vec::new();
+        s.generation = s.generation.wrapping_add(1);
+        self.free.push(index);
+    }
+
+    /// Points the slot's timer at its earliest expiry, or frees the slot if it has no
+    /// bindings.
+    fn reschedule(&mut self, index: u32) {
+        let s = &mut self.slots[index as usize];
+        let Some(earliest) = s.bindings.iter().map(|b| b.expires_at).min() else {
+            self.free_slot(index);
+            return;
+        };
+        if let Some(t) = s.timer {
+            if self.wheel.deadline(t) == Some(earliest.0) {
+                return;
+            }
+            self.wheel.cancel(t);
+        }
+        let r = AorRef {
+            index,
+            generation: s.generation,
+        };
+        s.timer = Some(self.wheel.insert(earliest.0, r));
+    }
+
+    /// Removes expired bindings, at most `budget` AoRs' worth per call; calls `expired` for
+    /// each removed binding. Returns the number of AoRs visited.
+    pub fn expire(
+        &mut self,
+        now: Millis,
+        budget: usize,
+        mut expired: impl FnMut(&[u8], &Binding),
+    ) -> usize {
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        self.wheel.poll(now.0, budget, |_, r| due.push(r));
+        for r in &due {
+            let Some(s) = self.slots.get_mut(r.index as usize) else {
+                continue;
+            };
+            if s.generation != r.generation {
+                continue;
+            }
+            s.timer = None;
+            let before = s.bindings.len();
+            let key = &s.key;
+            s.bindings.retain(|b| {
+                let live = b.is_live(now);
+                if !live {
+                    expired(key, b);
+                }
+                live
+            });
+            let removed = before - s.bindings.len();
+            if removed > 0 {
+                s.version += 1;
+            }
+            self.binding_count -= removed;
+            self.reschedule(r.index);
+        }
+        let n = due.len();
+        self.due = due;
+        n
+    }
+
+    /// When [`expire`](Self::expire) next has work.
+    pub fn next_expiry(&self) -> Option<Millis> {
+        self.wheel.next_expiration().map(Millis)
+    }
+
+    /// Approximate heap bytes used by the table structures (not counting allocator overhead).
+    pub fn heap_bytes(&self) -> usize {
+        self.index.allocation_size()
+            + self.slots.capacity() * std::mem::size_of::<AorSlot>()
+            + self
+                .slots
+                .iter()
+                .map(|s| {
+                    s.key.len()
+                        + s.bindings.capacity() * std::mem::size_of::<Binding>()
+                        + s.bindings.iter().map(Binding::heap_bytes).sum::<usize>()
+                })
+                .sum::<usize>()
+    }
+}
+
+fn hash_key(hasher: &RandomState, key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    hasher.hash_one(key)
+}

@@ -1,0 +1,1030 @@
+//! RFC 3261 §10.3, step by step, and the redirect answers for other methods.
+//!
+//! The REGISTER path plans every change first (steps 6 and 7 validate all contacts, Call-ID
+//! and CSeq rules, expiry limits and contact limits) and only then commits, so a request
+//! either applies entirely or not at all.
+
+use std::hash::BuildHasher;
+use std::net::SocketAddr;
+
+use super::bindings::{self, Binding, BindingParts, BindingTable, Q_NONE};
+use super::response::{self, begin, contact_line};
+use super::{
+    Authorizer, DropReason, Lookup, Millis, Outcome, OverflowPolicy, Registrar, Source, UnixTime,
+    UserCase,
+};
+use crate::sip::header::{ContactValue, Hdr};
+use crate::sip::message::{Error as MessageError, Framing, Header, Method, Status};
+use crate::sip::request::{ContactItem, ReasonPhrase, Request, RequestError};
+use crate::sip::scan;
+use crate::sip::uri::{Host, Uri};
+use crate::sip::writer::{self, ViaAmend};
+
+/// Header slots on the stack for one message: the hard ceiling of
+/// `ParserConfig::limits.max_headers`.
+pub const HEADER_SLOTS: usize = 128;
+
+/// Contacts one REGISTER may carry, the hard ceiling of `Limits::max_contacts_per_request`.
+pub const CONTACT_SLOTS: usize = 32;
+
+/// Option tags this registrar supports (§10.3 step 2; RFC 3327 Path).
+const SUPPORTED: &[&[u8]] = &[b"path"];
+
+/// Methods a redirect server answers for (Allow in OPTIONS and 405).
+const ALLOW: &[u8] =
+    b"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, INFO, MESSAGE, REFER, UPDATE, PRACK";
+
+/// Reusable buffers, so a request allocates nothing once they have grown.
+#[derive(Default)]
+pub(super) struct Scratch {
+    aor: Vec<u8>,
+    params: Vec<u8>,
+    path: Vec<u8>,
+    extra: Vec<u8>,
+    pub(super) order: Vec<u32>,
+    marks: Vec<Mark>,
+    date_second: u64,
+    date: Vec<u8>,
+}
+
+/// What the commit does to an existing binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
+    Keep,
+    Touched,
+    Remove,
+    Evict,
+}
+
+/// What the commit does for one Contact of the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Add,
+    Refresh(usize),
+    Remove(usize),
+    Ignore,
+}
+
+#[derive(Clone, Copy)]
+struct Planned<'b> {
+    contact: ContactValue<'b>,
+    expires_s: u32,
+    action: Action,
+}
+
+pub(super) fn handle<A: Authorizer>(
+    r: &mut Registrar<A>,
+    now: Millis,
+    wall: UnixTime,
+    src: Source,
+    msg: &[u8],
+    out: &mut Vec<u8>,
+) -> Outcome {
+    out.clear();
+    r.stats.requests += 1;
+    let mut headers = [Header::EMPTY; HEADER_SLOTS];
+    let slots = r.config.parser.limits.max_headers.min(HEADER_SLOTS);
+    match Request::parse(
+        msg,
+        &mut headers[..slots],
+        Framing::Datagram,
+        &r.config.parser,
+    ) {
+        Ok(Status::Complete(req)) => dispatch(r, now, wall, src, &req, out),
+        Err(RequestError::NotARequest) => {
+            r.stats.dropped_responses += 1;
+            Outcome::Drop(DropReason::Response)
+        }
+        Ok(Status::Partial) => malformed(r, src, msg, 400, b"Incomplete message", out),
+        Err(e) => {
+            let code = match e {
+                RequestError::Message(MessageError::Version) => 505,
+                RequestError::Message(MessageError::TooLarge) => 513,
+                _ => 400,
+            };
+            malformed(r, src, msg, code, e.reason().as_bytes(), out)
+        }
+    }
+}
+
+fn malformed<A: Authorizer>(
+    r: &mut Registrar<A>,
+    src: Source,
+    msg: &[u8],
+    code: u16,
+    reason: &[u8],
+    out: &mut Vec<u8>,
+) -> Outcome {
+    r.stats.malformed += 1;
+    let tag = to_tag(&r.tag_seed, msg.get(..256).unwrap_or(msg));
+    if response::salvage_400(out, msg, reason, &tag) {
+        if code != 400 {
+            // Same salvaged headers, other status: rewrite the status line.
+            let line_end = out.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let mut line = Vec::with_capacity(64);
+            writer::status_line(&mut line, code, reason);
+            out.splice(..line_end, line);
+        }
+        Outcome::Respond {
+            code,
+            dest: src.addr,
+        }
+    } else {
+        r.stats.dropped_malformed += 1;
+        Outcome::Drop(DropReason::Malformed)
+    }
+}
+
+fn dispatch<A: Authorizer>(
+    r: &mut Registrar<A>,
+    now: Millis,
+    wall: UnixTime,
+    src: Source,
+    req: &Request<'_, '_>,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let cx = Cx::new(r, src, req);
+    match req.method {
+        Method::Register => register(r, &cx, now, wall, req, out),
+        Method::Ack => {
+            r.stats.dropped_acks += 1;
+            Outcome::Drop(DropReason::Ack)
+        }
+        // We answer every request at once, so no transaction is ever pending to cancel.
+        Method::Cancel => cx.simple(out, 481, b"Call/Transaction Does Not Exist"),
+        Method::Options if req.uri.user.is_none() => options(r, &cx, wall, out),
+        _ => redirect(r, &cx, now, req, out),
+    }
+}
+
+/// Per-request response context: where the answer goes and the headers it copies.
+struct Cx<'r, 'b, 'h> {
+    req: &'r Request<'b, 'h>,
+    amend: ViaAmend,
+    tag: [u8; 16],
+    dest: SocketAddr,
+    source_transport: super::Transport,
+}
+
+impl<'r, 'b, 'h> Cx<'r, 'b, 'h> {
+    fn new<A: Authorizer>(r: &Registrar<A>, src: Source, req: &'r Request<'b, 'h>) -> Self {
+        Cx {
+            req,
+            amend: ViaAmend {
+                source_ip: src.addr.ip(),
+                source_port: src.addr.port(),
+            },
+            tag: to_tag(&r.tag_seed, req.call_id),
+            dest: response_dest(src, req),
+            source_transport: src.transport,
+        }
+    }
+
+    fn begin(&self, out: &mut Vec<u8>, code: u16, reason: &[u8]) {
+        begin(out, self.req, self.amend, &self.tag, code, reason);
+    }
+
+    /// A response with no extra headers.
+    fn simple(&self, out: &mut Vec<u8>, code: u16, reason: &[u8]) -> Outcome {
+        self.with_headers(out, code, reason, b"")
+    }
+
+    /// A response with extra header lines (each ending in CRLF).
+    fn with_headers(&self, out: &mut Vec<u8>, code: u16, reason: &[u8], extra: &[u8]) -> Outcome {
+        self.begin(out, code, reason);
+        out.extend_from_slice(extra);
+        writer::finish_empty(out);
+        Outcome::Respond {
+            code,
+            dest: self.dest,
+        }
+    }
+}
+
+/// §18.2.2 / RFC 3581: UDP responses go to the source IP, and to the source port when the
+/// request asked with `rport`, else to the sent-by port (default 5060). Stream responses use
+/// the connection.
+fn response_dest(src: Source, req: &Request<'_, '_>) -> SocketAddr {
+    if src.transport.is_stream() || req.via.rport().is_some() {
+        return src.addr;
+    }
+    SocketAddr::new(src.addr.ip(), req.via.port.unwrap_or(5060))
+}
+
+/// A To tag that is the same for every retransmission of a request.
+fn to_tag(seed: &foldhash::quality::RandomState, call_id: &[u8]) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let h = seed.hash_one(call_id);
+    let mut tag = [0u8; 16];
+    for (i, t) in tag.iter_mut().enumerate() {
+        *t = HEX[((h >> (i * 4)) & 0xf) as usize];
+    }
+    tag
+}
+
+/// The canonical AoR (§10.3 step 5): `user@host` with the user unescaped and the host in
+/// lower case; URI parameters, port and scheme dropped. Returns false for a URI with no
+/// host (not SIP/SIPS).
+pub(super) fn canonical_aor(uri: &Uri<'_>, case: UserCase, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let Some(host) = uri.host else { return false };
+    if let Some(user) = uri.user {
+        out.extend(scan::unescaped(user).map(|(b, _)| match case {
+            UserCase::Sensitive => b,
+            UserCase::Insensitive => b.to_ascii_lowercase(),
+        }));
+        out.push(b'@');
+    }
+    let host_raw = match host {
+        Host::Name(n) => n.strip_suffix(b".").unwrap_or(n),
+        _ => uri.host_raw,
+    };
+    out.extend(host_raw.iter().map(u8::to_ascii_lowercase));
+    true
+}
+
+fn register<A: Authorizer>(
+    r: &mut Registrar<A>,
+    cx: &Cx<'_, '_, '_>,
+    now: Millis,
+    wall: UnixTime,
+    req: &Request<'_, '_>,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    r.stats.registers += 1;
+    let reject = |r: &mut Registrar<A>, out: &mut Vec<u8>, code: u16, reason: &[u8]| {
+        r.stats.rejected += 1;
+        cx.simple(out, code, reason)
+    };
+
+    // Step 1: the Request-URI names a domain we hold bindings for.
+    if !req.uri.is_sip() {
+        return reject(r, out, 416, b"Unsupported URI Scheme in Request-URI");
+    }
+    if !r.config.serves(req.uri.host_raw) {
+        return reject(r, out, 403, b"Domain not served here");
+    }
+
+    // Step 2: every option tag in Require must be supported (420 + Unsupported otherwise).
+    let mut unsupported = std::mem::take(&mut r.scratch.extra);
+    unsupported.clear();
+    for tag in req.option_tags(Hdr::Require) {
+        let Ok(tag) = tag else {
+            r.scratch.extra = unsupported;
+            return reject(r, out, 400, b"Malformed Require header");
+        };
+        if !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)) {
+            unsupported.extend_from_slice(if unsupported.is_empty() {
+                b"Unsupported: "
+            } else {
+                b", "
+            });
+            unsupported.extend_from_slice(tag);
+        }
+    }
+    if !unsupported.is_empty() {
+        unsupported.extend_from_slice(b"\r\n");
+        r.stats.rejected += 1;
+        let o = cx.with_headers(out, 420, b"Bad Extension", &unsupported);
+        r.scratch.extra = unsupported;
+        return o;
+    }
+    r.scratch.extra = unsupported;
+
+    // Step 5 (prepared before 3/4, which authorise for this AoR).
+    let mut aor = std::mem::take(&mut r.scratch.aor);
+    let aor_ok = req.to.uri.is_sip() && canonical_aor(&req.to.uri, r.config.user_case, &mut aor);
+    let outcome = register_for_aor(r, cx, now, wall, req, &aor, aor_ok, out);
+    r.scratch.aor = aor;
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+fn register_for_aor<A: Authorizer>(
+    r: &mut Registrar<A>,
+    cx: &Cx<'_, '_, '_>,
+    now: Millis,
+    wall: UnixTime,
+    req: &Request<'_, '_>,
+    aor: &[u8],
+    aor_ok: bool,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    // Steps 3 and 4: authentication and authorisation for this AoR.
+    let mut extra = std::mem::take(&mut r.scratch.extra);
+    extra.clear();
+    let proof = match r.auth.authorize(now, req, aor, &mut extra) {
+        Ok(p) => p,
+        Err(rejection) => {
+            r.stats.rejected += 1;
+            let o = cx.with_headers(out, rejection.code, rejection.reason.as_bytes(), &extra);
+            r.scratch.extra = extra;
+            return o;
+        }
+    };
+    r.scratch.extra = extra;
+
+    let mut fail = |code: u16, reason: &[u8]| {
+        r.stats.rejected += 1;
+        cx.simple(out, code, reason)
+    };
+    // Step 5: the AoR must be a SIP URI in a domain we serve.
+    if !aor_ok {
+        return fail(404, b"Not Found: To is not a SIP or SIPS URI");
+    }
+    if !r.config.serves(req.to.uri.host_raw) {
+        return fail(404, b"Not Found: AoR domain not served here");
+    }
+    // RFC 3327 §5.3: Path only with the UA's consent (strict mode).
+    let has_path = req.msg.header(Hdr::Path).is_some();
+    let path_supported = req.lists_option(Hdr::Supported, b"path");
+    if has_path && r.config.path_strict && !path_supported {
+        r.stats.rejected += 1;
+        return cx.with_headers(
+            out,
+            420,
+            b"Bad Extension: Path needs Supported: path",
+            b"Unsupported: path\r\n",
+        );
+    }
+    commit(
+        r,
+        cx,
+        now,
+        wall,
+        req,
+        proof,
+        has_path && path_supported,
+        out,
+    )
+}
+
+/// Steps 6 to 8: plan every contact, validate, commit all or nothing, answer.
+#[allow(clippy::too_many_arguments)]
+fn commit<A: Authorizer>(
+    r: &mut Registrar<A>,
+    cx: &Cx<'_, '_, '_>,
+    now: Millis,
+    wall: UnixTime,
+    req: &Request<'_, '_>,
+    proof: super::Authorized<'_>,
+    echo_path: bool,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let aor = proof.aor();
+    let to_host = req.to.uri.host_raw;
+    let policy = *r
+        .config
+        .policy_for(to_host.strip_suffix(b".").unwrap_or(to_host));
+    let limits = r.config.limits;
+    let window_ms = r.config.retransmit_window_ms;
+    let slot = r.table.find(aor);
+    let existing: &[Binding] = slot.map_or(&[], |i| &r.table.slot(i).bindings);
+
+    macro_rules! fail {
+        ($code:expr, $reason:expr) => {{
+            r.stats.rejected += 1;
+            return cx.simple(out, $code, $reason);
+        }};
+    }
+
+    // Gather the contacts (every element of every Contact header, in order).
+    let max_contacts_in_request = limits.max_contacts_per_request.min(CONTACT_SLOTS);
+    let mut plan: [Option<Planned<'_>>; CONTACT_SLOTS] = [None; CONTACT_SLOTS];
+    let mut n = 0;
+    let mut star = false;
+    let mut elements = 0;
+    for item in req.contacts() {
+        elements += 1;
+        match item {
+            Err(e) => {
+                let mut reason = ReasonPhrase::default();
+                reason.push("Malformed Contact header: ");
+                reason.push(e.as_str());
+                fail!(400, reason.as_bytes());
+            }
+            Ok(ContactItem::Star) => star = true,
+            Ok(ContactItem::Value(contact)) => {
+                if n == max_contacts_in_request {
+                    fail!(403, b"Too many contacts in one request");
+                }
+                plan[n] = Some(Planned {
+                    contact,
+                    expires_s: 0,
+                    action: Action::Ignore,
+                });
+                n += 1;
+            }
+        }
+    }
+
+    // Step 6: `Contact: *` only alone and with Expires: 0; then the Call-ID/CSeq rule.
+    if star {
+        if elements != 1 {
+            fail!(400, b"Invalid use of Contact: * with other contacts");
+        }
+        if req.expires != Some(0) {
+            fail!(400, b"Invalid use of Contact: * without Expires: 0");
+        }
+        let mut retransmission = false;
+        for b in existing.iter().filter(|b| b.is_live(now)) {
+            match cseq_check(b, req, now, window_ms) {
+                CSeqCheck::Newer => {}
+                CSeqCheck::Retransmission => retransmission = true,
+                CSeqCheck::Stale => fail!(400, b"Invalid CSeq: not higher than the binding's"),
+            }
+        }
+        if retransmission {
+            r.stats.retransmissions += 1;
+            return ok(r, cx, now, wall, req, aor, echo_path, out);
+        }
+        if let Some(i) = slot {
+            let removed = r.table.slot(i).bindings.len() as u64;
+            r.table.update(aor, Some(i), Vec::clear);
+            r.stats.bindings_removed += removed;
+        }
+        r.stats.accepted += 1;
+        return ok(r, cx, now, wall, req, aor, echo_path, out);
+    }
+
+    // No Contact: a query (§10.2.3); state untouched.
+    if n == 0 {
+        r.stats.queries += 1;
+        return ok(r, cx, now, wall, req, aor, echo_path, out);
+    }
+
+    if req.call_id.len() > limits.max_call_id_bytes {
+        fail!(400, b"Call-ID too long");
+    }
+
+    // Step 7, planning: expiry, matching, Call-ID/CSeq, per contact.
+    let mut retransmission = false;
+    let mut kept_single = false;
+    for k in 0..n {
+        let Some(p) = plan[k] else { continue };
+        let c = p.contact;
+        let expires = c
+            .expires
+            .or(req.expires)
+            .unwrap_or(r.config.default_expires_s);
+        if expires > 0 && expires < r.config.min_expires_s && expires < 3600 {
+            r.stats.rejected += 1;
+            let mut line = Vec::with_capacity(24);
+            line.extend_from_slice(b"Min-Expires: ");
+            writer::push_u64(&mut line, u64::from(r.config.min_expires_s));
+            line.extend_from_slice(b"\r\n");
+            return cx.with_headers(out, 423, b"Interval Too Brief", &line);
+        }
+        let expires = expires.min(r.config.max_expires_s);
+        let instance = c.instance();
+        let reg_id = match c.reg_id() {
+            Some(Err(_)) => fail!(400, b"Malformed Contact header: bad reg-id"),
+            Some(Ok(id)) if instance.is_some() => id,
+            // RFC 5626 §6: reg-id without +sip.instance is ignored.
+            _ => 0,
+        };
+        let matched = existing
+            .iter()
+            .position(|b| b.is_live(now) && binding_matches(b, &c, instance, reg_id));
+        if let Some(i) = matched {
+            match cseq_check(&existing[i], req, now, window_ms) {
+                CSeqCheck::Newer => {}
+                CSeqCheck::Retransmission => retransmission = true,
+                CSeqCheck::Stale => fail!(400, b"Invalid CSeq: not higher than the binding's"),
+            }
+        }
+        let mut action = match (matched, expires) {
+            (Some(i), 0) => Action::Remove(i),
+            (Some(i), _) => Action::Refresh(i),
+            (None, 0) => Action::Ignore,
+            (None, _) => Action::Add,
+        };
+        // The same contact twice in one request: the later one wins.
+        for q in plan[..k].iter_mut().flatten() {
+            let same = match (q.action, action) {
+                (
+                    Action::Refresh(a) | Action::Remove(a),
+                    Action::Refresh(b) | Action::Remove(b),
+                ) => a == b,
+                (Action::Add, Action::Add) => uri_same(q.contact.addr.uri.raw, &c.addr.uri),
+                _ => false,
+            };
+            if same {
+                q.action = Action::Ignore;
+            }
+        }
+        // One contact per AoR: the first contact that registers is the one kept.
+        if policy.single_contact && matches!(action, Action::Add | Action::Refresh(_)) {
+            if kept_single {
+                action = Action::Ignore;
+            }
+            kept_single = true;
+        }
+        plan[k] = Some(Planned {
+            contact: c,
+            expires_s: expires,
+            action,
+        });
+    }
+    if retransmission {
+        r.stats.retransmissions += 1;
+        return ok(r, cx, now, wall, req, aor, echo_path, out);
+    }
+
+    // What happens to the bindings already there.
+    let mut marks = std::mem::take(&mut r.scratch.marks);
+    marks.clear();
+    marks.extend(existing.iter().map(|b| {
+        if b.is_live(now) {
+            Mark::Keep
+        } else {
+            Mark::Remove
+        }
+    }));
+    let mut adds = 0usize;
+    for p in plan[..n].iter().flatten() {
+        match p.action {
+            Action::Add => adds += 1,
+            Action::Refresh(i) => marks[i] = Mark::Touched,
+            Action::Remove(i) => marks[i] = Mark::Remove,
+            Action::Ignore => {}
+        }
+    }
+    if policy.single_contact && kept_single {
+        for m in marks.iter_mut().filter(|m| **m == Mark::Keep) {
+            *m = Mark::Remove;
+        }
+    }
+    let staying = marks
+        .iter()
+        .filter(|m| matches!(m, Mark::Keep | Mark::Touched))
+        .count();
+    let total = staying + adds;
+    let max = policy.max_contacts as usize;
+    if total > max {
+        let untouched = marks.iter().filter(|m| **m == Mark::Keep).count();
+        let excess = total - max;
+        if policy.overflow == OverflowPolicy::Reject || excess > untouched {
+            r.scratch.marks = marks;
+            fail!(403, b"Too many contacts for this AoR (max_contacts)");
+        }
+        // Evict the least recently refreshed untouched bindings.
+        for _ in 0..excess {
+            let oldest = (0..existing.len())
+                .filter(|&i| marks[i] == Mark::Keep)
+                .min_by_key(|&i| existing[i].updated_at);
+            if let Some(i) = oldest {
+                marks[i] = Mark::Evict;
+            }
+        }
+    }
+    let removed_now = marks
+        .iter()
+        .filter(|m| matches!(m, Mark::Remove | Mark::Evict))
+        .count();
+    if adds > 0 && r.table.binding_count() + adds > limits.max_bindings + removed_now {
+        r.scratch.marks = marks;
+        r.stats.rejected += 1;
+        return cx.with_headers(
+            out,
+            503,
+            b"Service Unavailable: binding table full",
+            b"Retry-After: 60\r\n",
+        );
+    }
+
+    // Limits on what each new or changed binding stores.
+    let mut path = std::mem::take(&mut r.scratch.path);
+    path.clear();
+    for h in req.msg.headers_of(Hdr::Path) {
+        if !path.is_empty() {
+            path.extend_from_slice(b", ");
+        }
+        path.extend_from_slice(h.value);
+    }
+    if path.len() > limits.max_path_bytes {
+        r.scratch.path = path;
+        r.scratch.marks = marks;
+        fail!(400, b"Path too long");
+    }
+    let mut params = std::mem::take(&mut r.scratch.params);
+    for p in plan[..n].iter().flatten() {
+        if matches!(p.action, Action::Add | Action::Refresh(_)) {
+            stored_params(&p.contact, &mut params);
+            if params.len() > limits.max_contact_params_bytes {
+                r.scratch.path = path;
+                r.scratch.marks = marks;
+                r.scratch.params = params;
+                fail!(400, b"Contact parameters too long");
+            }
+        }
+    }
+
+    // Commit: nothing below can fail.
+    let allow_mask = req
+        .msg
+        .headers_of(Hdr::Allow)
+        .map(|h| bindings::methods_mask(h.value))
+        .fold(0, |a, b| a | b);
+    let source = (cx.dest_source(), cx.transport());
+    let changes = Changes {
+        req,
+        now,
+        wall,
+        allow_mask,
+        source,
+        path: &path,
+        marks: &marks,
+        plan: &plan[..n],
+    };
+    let counts = r.table.update(aor, slot, |v| changes.apply(v, &mut params));
+    r.stats.bindings_added += counts.added;
+    r.stats.bindings_refreshed += counts.refreshed;
+    r.stats.bindings_removed += counts.removed;
+    r.stats.bindings_evicted += counts.evicted;
+    r.stats.accepted += 1;
+    r.scratch.path = path;
+    r.scratch.marks = marks;
+    r.scratch.params = params;
+    ok(r, cx, now, wall, req, aor, echo_path, out)
+}
+
+impl Cx<'_, '_, '_> {
+    /// The address the binding remembers as its source (the request's real source).
+    fn dest_source(&self) -> SocketAddr {
+        SocketAddr::new(self.amend.source_ip, self.amend.source_port)
+    }
+
+    fn transport(&self) -> super::Transport {
+        self.source_transport
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    added: u64,
+    refreshed: u64,
+    removed: u64,
+    evicted: u64,
+}
+
+/// The validated change set of one REGISTER.
+struct Changes<'a, 'b, 'h> {
+    req: &'a Request<'b, 'h>,
+    now: Millis,
+    wall: UnixTime,
+    allow_mask: u16,
+    source: (SocketAddr, super::Transport),
+    path: &'a [u8],
+    marks: &'a [Mark],
+    plan: &'a [Option<Planned<'b>>],
+}
+
+impl Changes<'_, '_, '_> {
+    fn apply(&self, v: &mut Vec<Binding>, params: &mut Vec<u8>) -> Counts {
+        let mut counts = Counts::default();
+        for p in self.plan.iter().flatten() {
+            match p.action {
+                Action::Refresh(i) => {
+                    self.refresh(&mut v[i], p, params);
+                    counts.refreshed += 1;
+                }
+                Action::Add => {
+                    v.push(self.build(p, params));
+                    counts.added += 1;
+                }
+                Action::Remove(_) | Action::Ignore => {}
+            }
+        }
+        // Removals last, by the marks of the bindings that were there before (new ones were
+        // pushed after them and are kept).
+        let mut i = 0;
+        v.retain(|_| {
+            let m = self.marks.get(i).copied().unwrap_or(Mark::Keep);
+            i += 1;
+            match m {
+                Mark::Remove => counts.removed += 1,
+                Mark::Evict => counts.evicted += 1,
+                Mark::Keep | Mark::Touched => {}
+            }
+            !matches!(m, Mark::Remove | Mark::Evict)
+        });
+        counts
+    }
+
+    fn methods(&self, c: &ContactValue<'_>) -> u16 {
+        c.methods().map_or(self.allow_mask, bindings::methods_mask)
+    }
+
+    fn expiry(&self, p: &Planned<'_>) -> (Millis, UnixTime) {
+        let s = u64::from(p.expires_s);
+        (self.now.plus_s(s), UnixTime(self.wall.0.saturating_add(s)))
+    }
+
+    fn build(&self, p: &Planned<'_>, params: &mut Vec<u8>) -> Binding {
+        let c = &p.contact;
+        stored_params(c, params);
+        let instance = c.instance().and_then(|i| {
+            // Locate the instance value inside the stored parameter text.
+            let pos = params.windows(i.len().max(1)).position(|w| w == i)?;
+            Some(&params[pos..pos + i.len()])
+        });
+        let (expires_at, expires_wall) = self.expiry(p);
+        Binding::new(BindingParts {
+            uri: c.addr.uri.raw,
+            params,
+            call_id: self.req.call_id,
+            path: self.path,
+            instance,
+            cseq: self.req.cseq.number,
+            q: c.q.unwrap_or(Q_NONE),
+            reg_id: if instance.is_some() {
+                c.reg_id().and_then(Result::ok).unwrap_or(0)
+            } else {
+                0
+            },
+            methods: self.methods(c),
+            source: self.source.0,
+            transport: self.source.1,
+            expires_at,
+            expires_wall,
+            now: self.now,
+        })
+    }
+
+    fn refresh(&self, b: &mut Binding, p: &Planned<'_>, params: &mut Vec<u8>) {
+        let c = &p.contact;
+        stored_params(c, params);
+        let same_text = b.uri() == c.addr.uri.raw
+            && b.params() == params.as_slice()
+            && b.call_id() == self.req.call_id
+            && b.path() == self.path;
+        if !same_text {
+            *b = self.build(p, params);
+            return;
+        }
+        let (at, wall) = self.expiry(p);
+        b.expires_at = at;
+        b.expires_wall = wall;
+        b.cseq = self.req.cseq.number;
+        b.q = c.q.unwrap_or(Q_NONE);
+        b.methods = self.methods(c);
+        b.updated_at = self.now;
+        b.source = self.source.0;
+        b.transport = self.source.1;
+    }
+}
+
+/// The contact parameters a binding keeps: all but `expires` and `q` (which are stored as
+/// numbers), normalised to `;name=value` without white space.
+fn stored_params(c: &ContactValue<'_>, out: &mut Vec<u8>) {
+    out.clear();
+    for (name, value) in c.addr.params.iter() {
+        if name.eq_ignore_ascii_case(b"expires") || name.eq_ignore_ascii_case(b"q") {
+            continue;
+        }
+        out.push(b';');
+        out.extend_from_slice(name);
+        if let Some(v) = value {
+            out.push(b'=');
+            out.extend_from_slice(v);
+        }
+    }
+}
+
+enum CSeqCheck {
+    Newer,
+    Retransmission,
+    Stale,
+}
+
+/// §10.3 steps 6/7: with the same Call-ID the CSeq must be higher; an equal CSeq within the
+/// window is a retransmission (answered again without changes).
+fn cseq_check(b: &Binding, req: &Request<'_, '_>, now: Millis, window_ms: u64) -> CSeqCheck {
+    if b.call_id() != req.call_id || req.cseq.number > b.cseq {
+        CSeqCheck::Newer
+    } else if req.cseq.number == b.cseq && now.0.saturating_sub(b.updated_at.0) < window_ms {
+        CSeqCheck::Retransmission
+    } else {
+        CSeqCheck::Stale
+    }
+}
+
+/// Binding matching: RFC 5626 `+sip.instance` + `reg-id` when both sides have them, else
+/// §19.1.4 URI equality.
+fn binding_matches(
+    b: &Binding,
+    c: &ContactValue<'_>,
+    instance: Option<&[u8]>,
+    reg_id: u32,
+) -> bool {
+    if let (Some(i), Some(bi)) = (instance, b.instance()) {
+        if reg_id != 0 && b.reg_id != 0 {
+            return i == bi && reg_id == b.reg_id;
+        }
+    }
+    uri_same(b.uri(), &c.addr.uri)
+}
+
+/// §19.1.4 equality of a stored URI and a parsed one (identical bytes are equal at once).
+fn uri_same(stored: &[u8], uri: &Uri<'_>) -> bool {
+    if stored == uri.raw {
+        return true;
+    }
+    let limits = crate::sip::uri::UriLimits {
+        max_uri_bytes: usize::MAX,
+    };
+    Uri::parse(stored, &limits).is_ok_and(|s| s.rfc_eq(uri))
+}
+
+/// Step 8: 200 OK with every current binding (with its remaining `expires`) and Date.
+#[allow(clippy::too_many_arguments)]
+fn ok<A: Authorizer>(
+    r: &mut Registrar<A>,
+    cx: &Cx<'_, '_, '_>,
+    now: Millis,
+    wall: UnixTime,
+    req: &Request<'_, '_>,
+    aor: &[u8],
+    echo_path: bool,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    cx.begin(out, 200, b"OK");
+    for b in r.table.bindings(aor).iter().filter(|b| b.is_live(now)) {
+        contact_line(out, b, now, true);
+    }
+    if echo_path {
+        for h in req.msg.headers_of(Hdr::Path) {
+            writer::header(out, b"Path", h.value);
+        }
+    }
+    date_line(&mut r.scratch, wall, out);
+    writer::finish_empty(out);
+    Outcome::Respond {
+        code: 200,
+        dest: cx.dest,
+    }
+}
+
+/// `Date:` formatted once per second.
+fn date_line(s: &mut Scratch, wall: UnixTime, out: &mut Vec<u8>) {
+    if s.date.is_empty() || s.date_second != wall.0 {
+        s.date.clear();
+        writer::date_header(&mut s.date, wall.0);
+        s.date_second = wall.0;
+    }
+    out.extend_from_slice(&s.date);
+}
+
+/// OPTIONS addressed to the registrar itself.
+fn options<A: Authorizer>(
+    r: &mut Registrar<A>,
+    cx: &Cx<'_, '_, '_>,
+    wall: UnixTime,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    cx.begin(out, 200, b"OK");
+    writer::header(out, b"Allow", ALLOW);
+    writer::header(out, b"Accept", b"application/sdp");
+    writer::header(out, b"Supported", b"path");
+    date_line(&mut r.scratch, wall, out);
+    writer::finish_empty(out);
+    Outcome::Respond {
+        code: 200,
+        dest: cx.dest,
+    }
+}
+
+/// Any other request: a redirect server over the location table.
+fn redirect<A: Authorizer>(
+    r: &mut Registrar<A>,
+    cx: &Cx<'_, '_, '_>,
+    now: Millis,
+    req: &Request<'_, '_>,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    if !req.uri.is_sip() {
+        return cx.simple(out, 416, b"Unsupported URI Scheme");
+    }
+    if !r.config.serves(req.uri.host_raw) {
+        r.stats.not_found += 1;
+        return cx.simple(out, 404, b"Not Found: domain not served here");
+    }
+    let mut aor = std::mem::take(&mut r.scratch.aor);
+    canonical_aor(&req.uri, r.config.user_case, &mut aor);
+    let method = req.method.as_bytes();
+    let found = order_contacts(&r.table, &mut r.scratch.order, now, &aor, Some(method));
+    let outcome = match found {
+        Found::Some(slot) => {
+            r.stats.redirects += 1;
+            cx.begin(out, 302, b"Moved Temporarily");
+            let bindings = &r.table.slot(slot).bindings;
+            for &i in &r.scratch.order {
+                contact_line(out, &bindings[i as usize], now, true);
+            }
+            writer::finish_empty(out);
+            Outcome::Respond {
+                code: 302,
+                dest: cx.dest,
+            }
+        }
+        Found::None => {
+            r.stats.not_found += 1;
+            cx.simple(out, 404, b"Not Found")
+        }
+        Found::MethodNotAllowed(allow) => {
+            let mut line = Vec::with_capacity(128);
+            line.extend_from_slice(b"Allow: ");
+            push_methods(&mut line, allow);
+            line.extend_from_slice(b"\r\n");
+            cx.with_headers(out, 405, b"Method Not Allowed", &line)
+        }
+    };
+    r.scratch.aor = aor;
+    outcome
+}
+
+fn push_methods(out: &mut Vec<u8>, mask: u16) {
+    let mut first = true;
+    for m in ALLOW.split(|&b| b == b',') {
+        let m = scan::trim_lws(m);
+        if mask & bindings::method_bit(m) != 0 {
+            if !first {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(m);
+            first = false;
+        }
+    }
+}
+
+enum Found {
+    Some(u32),
+    None,
+    MethodNotAllowed(u16),
+}
+
+/// Fills `order` with the indices of the AoR's usable contacts: highest q first (absent q
+/// counts as 1.0), then most recently refreshed.
+fn order_contacts(
+    table: &BindingTable,
+    order: &mut Vec<u32>,
+    now: Millis,
+    aor: &[u8],
+    method: Option<&[u8]>,
+) -> Found {
+    order.clear();
+    let Some(slot) = table.find(aor) else {
+        return Found::None;
+    };
+    let bindings = &table.slot(slot).bindings;
+    let bit = method.map(bindings::method_bit);
+    let mut live = 0;
+    let mut allow = 0u16;
+    for (i, b) in bindings.iter().enumerate() {
+        if !b.is_live(now) {
+            continue;
+        }
+        live += 1;
+        allow |= if b.methods == 0 { u16::MAX } else { b.methods };
+        let accepts = match bit {
+            None => true,
+            // A method without a bit is accepted only by unrestricted contacts.
+            Some(0) => b.methods == 0,
+            Some(bit) => b.accepts(bit),
+        };
+        if accepts {
+            order.push(i as u32);
+        }
+    }
+    if live == 0 {
+        return Found::None;
+    }
+    if order.is_empty() {
+        return Found::MethodNotAllowed(allow);
+    }
+    let q = |b: &Binding| if b.q == Q_NONE { 1000 } else { b.q };
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&bindings[a as usize], &bindings[b as usize]);
+        q(b).cmp(&q(a)).then(b.updated_at.cmp(&a.updated_at))
+    });
+    Found::Some(slot)
+}
+
+/// Public lookup (see [`Registrar::lookup`]).
+pub(super) fn lookup<'t>(
+    table: &'t BindingTable,
+    order: &mut Vec<u32>,
+    now: Millis,
+    aor: &[u8],
+    method: Option<&[u8]>,
+) -> Lookup<'t> {
+    match order_contacts(table, order, now, aor, method) {
+        Found::Some(slot) => {
+            let b = &table.slot(slot).bindings;
+            Lookup::Found(order.iter().map(|&i| &b[i as usize]).collect())
+        }
+        Found::None => Lookup::NotFound,
+        Found::MethodNotAllowed(allow) => Lookup::MethodNotAllowed { allow },
+    }
+}

@@ -186,9 +186,19 @@ pub struct HeaderParams<'b> {
 impl<'b> HeaderParams<'b> {
     /// Validates and wraps a parameter list (`;a=b;c`...).
     pub fn parse(raw: &'b [u8]) -> Result<HeaderParams<'b>, HeaderError> {
+        Self::parse_with(raw, |_, _| {})
+    }
+
+    /// Validates a parameter list, handing each `(name, value)` to `seen` on the way, so a
+    /// caller can pick out the parameters it needs in the same pass.
+    pub fn parse_with(
+        raw: &'b [u8],
+        mut seen: impl FnMut(&'b [u8], Option<&'b [u8]>),
+    ) -> Result<HeaderParams<'b>, HeaderError> {
         let p = HeaderParams { raw };
         for item in p.iter_checked() {
-            item?;
+            let (name, value) = item?;
+            seen(name, value);
         }
         Ok(p)
     }
@@ -200,9 +210,10 @@ impl<'b> HeaderParams<'b> {
         self.raw
     }
 
-    /// Iterates `(name, value)`; quoted values keep their quotes.
-    pub fn iter(&self) -> impl Iterator<Item = (&'b [u8], Option<&'b [u8]>)> + 'b {
-        self.iter_checked().filter_map(Result::ok)
+    /// Iterates `(name, value)`; quoted values keep their quotes. The list was validated when
+    /// it was made, so this only splits.
+    pub fn iter(&self) -> ParamIter<'b> {
+        ParamIter { rest: self.raw }
     }
 
     /// The first parameter with this name (case-insensitive).
@@ -232,6 +243,38 @@ impl<'b> HeaderParams<'b> {
             let item = &after[..item_end];
             rest = &after[item_end..];
             Some(parse_generic_param(item))
+        })
+    }
+}
+
+/// Iterator over a validated parameter list (see [`HeaderParams::iter`]).
+#[derive(Clone, Debug)]
+pub struct ParamIter<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> Iterator for ParamIter<'b> {
+    type Item = (&'b [u8], Option<&'b [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let after = scan::skip_lws(self.rest).strip_prefix(b";")?;
+        // `;` can only hide inside a quoted value.
+        let mut i = 0;
+        while i < after.len() {
+            match after[i] {
+                b';' => break,
+                b'"' => i += quoted_string_len(&after[i..]).unwrap_or(after.len() - i),
+                _ => i += 1,
+            }
+        }
+        let item = scan::trim_lws(&after[..i]);
+        self.rest = &after[i..];
+        Some(match item.iter().position(|&b| b == b'=') {
+            Some(e) => (
+                scan::trim_lws(&item[..e]),
+                Some(scan::trim_lws(&item[e + 1..])),
+            ),
+            None => (item, None),
         })
     }
 }
@@ -315,6 +358,8 @@ pub struct NameAddr<'b> {
     /// True if the URI was written in `<...>`.
     pub angle: bool,
     pub params: HeaderParams<'b>,
+    /// The `tag` parameter (From/To): `Some(None)` if it has no value.
+    tag: Option<Option<&'b [u8]>>,
 }
 
 impl<'b> NameAddr<'b> {
@@ -354,12 +399,18 @@ impl<'b> NameAddr<'b> {
                 .position(|&b| b == b'>')
                 .ok_or(HeaderError::NameAddr)?;
             let uri = Uri::parse(&after[..gt], limits)?;
-            let params = HeaderParams::parse(&after[gt + 1..])?;
+            let mut tag = None;
+            let params = HeaderParams::parse_with(&after[gt + 1..], |n, v| {
+                if tag.is_none() && eq_ic(n, b"tag") {
+                    tag = Some(v);
+                }
+            })?;
             return Ok(NameAddr {
                 display,
                 uri,
                 angle: true,
                 params,
+                tag,
             });
         }
         // addr-spec: no display name, URI until the first ';'.
@@ -372,25 +423,31 @@ impl<'b> NameAddr<'b> {
             return Err(HeaderError::NameAddr);
         }
         let uri = Uri::parse(uri_raw, limits)?;
-        let params = HeaderParams::parse(&s[end..])?;
+        let mut tag = None;
+        let params = HeaderParams::parse_with(&s[end..], |n, v| {
+            if tag.is_none() && eq_ic(n, b"tag") {
+                tag = Some(v);
+            }
+        })?;
         Ok(NameAddr {
             display: None,
             uri,
             angle: false,
             params,
+            tag,
         })
     }
 
     /// The `tag` parameter (From/To).
     pub fn tag(&self) -> Option<&'b [u8]> {
-        self.params.get(b"tag").flatten()
+        self.tag.flatten()
     }
 }
 
 /// From or To: an address plus the checks the registrar needs (`tag = token`).
 pub fn parse_from_to<'b>(s: &'b [u8], limits: &UriLimits) -> Result<NameAddr<'b>, HeaderError> {
     let na = NameAddr::parse(s, limits)?;
-    if let Some(tag) = na.params.get(b"tag") {
+    if let Some(tag) = na.tag {
         match tag {
             Some(t) if scan::all_token(t) => {}
             _ => return Err(HeaderError::Tag),
@@ -461,6 +518,9 @@ pub struct Via<'b> {
     pub params: HeaderParams<'b>,
     /// The whole element as written.
     pub raw: &'b [u8],
+    branch: Option<&'b [u8]>,
+    rport: Option<Option<&'b [u8]>>,
+    received: Option<&'b [u8]>,
 }
 
 impl<'b> Via<'b> {
@@ -490,7 +550,17 @@ impl<'b> Via<'b> {
         let end = scan::find_outside_quotes(rest, |b| b == b';').ok_or(HeaderError::Via)?;
         let sent_by = scan::trim_lws(&rest[..end]);
         let (host, _, port) = sent_by_hostport(sent_by)?;
-        let params = HeaderParams::parse(&rest[end..]).map_err(|_| HeaderError::Via)?;
+        let (mut branch, mut rport, mut received) = (None, None, None);
+        let params = HeaderParams::parse_with(&rest[end..], |n, v| {
+            if eq_ic(n, b"branch") {
+                branch = branch.or(v);
+            } else if eq_ic(n, b"rport") {
+                rport = rport.or(Some(v));
+            } else if eq_ic(n, b"received") {
+                received = received.or(v);
+            }
+        })
+        .map_err(|_| HeaderError::Via)?;
         Ok(Via {
             transport: parts[2],
             sent_by,
@@ -498,20 +568,23 @@ impl<'b> Via<'b> {
             port,
             params,
             raw: s,
+            branch,
+            rport,
+            received,
         })
     }
 
     pub fn branch(&self) -> Option<&'b [u8]> {
-        self.params.get(b"branch").flatten()
+        self.branch
     }
 
     /// `Some(None)` for a bare `rport` (RFC 3581 request), `Some(Some(v))` with a value.
     pub fn rport(&self) -> Option<Option<&'b [u8]>> {
-        self.params.get(b"rport")
+        self.rport
     }
 
     pub fn received(&self) -> Option<&'b [u8]> {
-        self.params.get(b"received").flatten()
+        self.received
     }
 }
 
@@ -528,6 +601,9 @@ pub struct ContactValue<'b> {
     pub expires: Option<u32>,
     /// `q` in thousandths (0..=1000).
     pub q: Option<u16>,
+    instance: Option<&'b [u8]>,
+    reg_id: Option<Result<u32, HeaderError>>,
+    methods: Option<&'b [u8]>,
 }
 
 /// A Contact header's value: `STAR` or a list of contact-params.
@@ -555,40 +631,48 @@ impl<'b> ContactValue<'b> {
             // An absoluteURI of another scheme is fine in name-addr form only.
             return Err(HeaderError::Contact);
         }
-        let mut expires = None;
-        let mut q = None;
+        let mut c = ContactValue {
+            addr,
+            expires: None,
+            q: None,
+            instance: None,
+            reg_id: None,
+            methods: None,
+        };
         for (name, value) in addr.params.iter() {
             if eq_ic(name, b"expires") {
                 let v = value.ok_or(HeaderError::Param)?;
-                expires = Some(parse_number(v).map_err(|_| HeaderError::Param)?);
+                c.expires = Some(parse_number(v).map_err(|_| HeaderError::Param)?);
             } else if eq_ic(name, b"q") {
-                q = Some(parse_qvalue(value.ok_or(HeaderError::Param)?)?);
+                c.q = Some(parse_qvalue(value.ok_or(HeaderError::Param)?)?);
+            } else if eq_ic(name, b"+sip.instance") {
+                c.instance = c.instance.or(value.map(unquote));
+            } else if eq_ic(name, b"reg-id") {
+                c.reg_id = c.reg_id.or(Some(
+                    value
+                        .ok_or(HeaderError::Param)
+                        .and_then(|v| parse_number(v).map_err(|_| HeaderError::Param)),
+                ));
+            } else if eq_ic(name, b"methods") {
+                c.methods = c.methods.or(value.map(unquote));
             }
         }
-        Ok(ContactValue { addr, expires, q })
+        Ok(c)
     }
 
     /// `+sip.instance` (RFC 5626), quotes removed.
     pub fn instance(&self) -> Option<&'b [u8]> {
-        self.addr
-            .params
-            .get(b"+sip.instance")
-            .flatten()
-            .map(unquote)
+        self.instance
     }
 
-    /// `reg-id` (RFC 5626): `1*DIGIT`, with no leading zero... any non-number is an error
-    /// for the caller to report.
+    /// `reg-id` (RFC 5626): `1*DIGIT`; anything else is an error for the caller to report.
     pub fn reg_id(&self) -> Option<Result<u32, HeaderError>> {
-        self.addr.params.get(b"reg-id").map(|v| {
-            v.ok_or(HeaderError::Param)
-                .and_then(|v| parse_number(v).map_err(|_| HeaderError::Param))
-        })
+        self.reg_id
     }
 
     /// `methods` feature tag (RFC 3840 §9), quotes removed: a comma-separated method list.
     pub fn methods(&self) -> Option<&'b [u8]> {
-        self.addr.params.get(b"methods").flatten().map(unquote)
+        self.methods
     }
 }
 

@@ -176,6 +176,10 @@ impl<'b, 'h> Request<'b, 'h> {
             max_uri_bytes: config.limits.max_request_uri_bytes,
         };
         let uri = Uri::parse(uri, &uri_limits).map_err(RequestError::RequestUri)?;
+        // RFC 3261 §19.1.1, Table 1: headers are not allowed in a Request-URI.
+        if uri.is_sip() && !uri.headers.is_empty() {
+            return Err(RequestError::RequestUri(UriError::Header));
+        }
 
         let mut via = None;
         let mut from = None;
@@ -326,6 +330,34 @@ impl<'b, 'h> Request<'b, 'h> {
         }
         Ok(())
     }
+}
+
+/// Checks the headers every response carries (Via, From, To, Call-ID, CSeq) for a response
+/// that framed: a registrar drops responses, but a parser must still tell a well-formed one
+/// from a broken one (RFC 4475 §3.1.2.19 `scalarlg`).
+pub fn check_response(msg: &Message<'_, '_>) -> Result<(), RequestError> {
+    let limits = UriLimits::default();
+    for h in msg.headers {
+        let err = |e: HeaderError| RequestError::Header(h.kind, e);
+        match h.kind {
+            Hdr::Via => {
+                for elem in header::elements(h.value) {
+                    Via::parse(elem.map_err(err)?).map_err(err)?;
+                }
+            }
+            Hdr::From | Hdr::To => {
+                header::parse_from_to(h.value, &limits).map_err(err)?;
+            }
+            Hdr::CallId => {
+                header::parse_call_id(h.value).map_err(err)?;
+            }
+            Hdr::CSeq => {
+                header::parse_cseq(h.value).map_err(err)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn set_once<'b, T>(

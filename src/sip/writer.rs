@@ -30,6 +30,15 @@ pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 /// §25.1 `received = "received" EQUAL (IPv4address / IPv6address)`).
 pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     use std::io::Write;
+    if let IpAddr::V4(v4) = ip {
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                out.push(b'.');
+            }
+            push_u64(out, u64::from(octet));
+        }
+        return;
+    }
     // Writing to a Vec cannot fail; `write!` formats without an intermediate String.
     let _ = write!(out, "{ip}");
 }

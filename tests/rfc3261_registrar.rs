@@ -201,16 +201,17 @@ fn step5_user_case_rule_is_configurable() {
     assert_eq!(h.lookup("alice@example.com").len(), 1);
 }
 
-/// §10.3 step 5: an AoR that is not valid for the domain → 404.
+/// §10.3 step 5: an AoR that is not valid for the domain → 404; a To that is not a SIP URI
+/// at all is a bad request (RFC 4475 §3.3.4).
 #[test]
-fn step5_invalid_aor_gets_404() {
+fn step5_invalid_aor_gets_404_and_non_sip_to_400() {
     let mut h = with_domains(&["example.com"]);
     let r = h.send(
         &register("alice")
             .to("<tel:+15551234>")
             .contact("<sip:alice@192.0.2.10>"),
     );
-    assert_eq!(r.code, 404);
+    assert_eq!(r.code, 400);
     let r = h.send(
         &register("alice")
             .to("<sip:alice@other.org>")

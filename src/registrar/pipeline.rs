@@ -532,7 +532,9 @@ fn commit<A: Authorizer>(
                     Action::Refresh(a) | Action::Remove(a),
                     Action::Refresh(b) | Action::Remove(b),
                 ) => a == b,
-                (Action::Add, Action::Add) => uri_same(q.contact.addr.uri.raw, &c.addr.uri),
+                // An earlier add of the same URI yields to whatever comes later, removal
+                // (expires=0, nothing bound yet) included.
+                (Action::Add, _) => uri_same(q.contact.addr.uri.raw, &c.addr.uri),
                 _ => false,
             };
             if same {
@@ -635,7 +637,12 @@ fn commit<A: Authorizer>(
     }
     let mut params = std::mem::take(&mut r.scratch.params);
     for p in plan[..n].iter().flatten() {
-        if matches!(p.action, Action::Add | Action::Refresh(_)) {
+        // The raw text bounds the stored form (which drops white space, expires and q), so
+        // the exact form is computed only when the raw one is over the limit.
+        let raw_len = p.contact.addr.params.raw().len();
+        if matches!(p.action, Action::Add | Action::Refresh(_))
+            && raw_len > limits.max_contact_params_bytes
+        {
             stored_params(&p.contact, &mut params);
             if params.len() > limits.max_contact_params_bytes {
                 r.scratch.path = path;

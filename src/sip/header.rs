@@ -56,53 +56,44 @@ pub fn classify(name: &[u8]) -> Hdr {
             _ => Hdr::Other,
         };
     }
-    let candidates: &[(&[u8], Hdr)] = match name.len() {
-        2 => &[(b"To", Hdr::To)],
-        3 => &[(b"Via", Hdr::Via)],
-        4 => &[
-            (b"From", Hdr::From),
-            (b"CSeq", Hdr::CSeq),
-            (b"Path", Hdr::Path),
-            (b"Date", Hdr::Date),
-        ],
-        5 => &[
-            (b"Allow", Hdr::Allow),
-            (b"Route", Hdr::Route),
-            (b"Event", Hdr::Event),
-        ],
-        6 => &[(b"Accept", Hdr::Accept)],
-        7 => &[
-            (b"Call-ID", Hdr::CallId),
-            (b"Contact", Hdr::Contact),
-            (b"Expires", Hdr::Expires),
-            (b"Require", Hdr::Require),
-            (b"Subject", Hdr::Subject),
-        ],
-        9 => &[(b"Supported", Hdr::Supported)],
-        10 => &[(b"User-Agent", Hdr::UserAgent)],
-        11 => &[
-            (b"Min-Expires", Hdr::MinExpires),
-            (b"Unsupported", Hdr::Unsupported),
-        ],
-        12 => &[
-            (b"Max-Forwards", Hdr::MaxForwards),
-            (b"Content-Type", Hdr::ContentType),
-            (b"Record-Route", Hdr::RecordRoute),
-        ],
-        13 => &[
-            (b"Authorization", Hdr::Authorization),
-            (b"Proxy-Require", Hdr::ProxyRequire),
-        ],
-        14 => &[(b"Content-Length", Hdr::ContentLength)],
-        19 => &[(b"Proxy-Authorization", Hdr::ProxyAuthorization)],
-        _ => &[],
+    let Some(&first) = name.first() else {
+        return Hdr::Other;
     };
-    for (n, k) in candidates {
-        if eq_ic(n, name) {
-            return *k;
-        }
+    // One candidate per (length, first letter): a single comparison decides.
+    let (candidate, kind): (&[u8], Hdr) = match (name.len(), first | 0x20) {
+        (2, b't') => (b"To", Hdr::To),
+        (3, b'v') => (b"Via", Hdr::Via),
+        (4, b'f') => (b"From", Hdr::From),
+        (4, b'c') => (b"CSeq", Hdr::CSeq),
+        (4, b'p') => (b"Path", Hdr::Path),
+        (4, b'd') => (b"Date", Hdr::Date),
+        (5, b'a') => (b"Allow", Hdr::Allow),
+        (5, b'r') => (b"Route", Hdr::Route),
+        (5, b'e') => (b"Event", Hdr::Event),
+        (6, b'a') => (b"Accept", Hdr::Accept),
+        (7, b'c') if name[1] | 0x20 == b'a' => (b"Call-ID", Hdr::CallId),
+        (7, b'c') => (b"Contact", Hdr::Contact),
+        (7, b'e') => (b"Expires", Hdr::Expires),
+        (7, b'r') => (b"Require", Hdr::Require),
+        (7, b's') => (b"Subject", Hdr::Subject),
+        (9, b's') => (b"Supported", Hdr::Supported),
+        (10, b'u') => (b"User-Agent", Hdr::UserAgent),
+        (11, b'm') => (b"Min-Expires", Hdr::MinExpires),
+        (11, b'u') => (b"Unsupported", Hdr::Unsupported),
+        (12, b'm') => (b"Max-Forwards", Hdr::MaxForwards),
+        (12, b'c') => (b"Content-Type", Hdr::ContentType),
+        (12, b'r') => (b"Record-Route", Hdr::RecordRoute),
+        (13, b'a') => (b"Authorization", Hdr::Authorization),
+        (13, b'p') => (b"Proxy-Require", Hdr::ProxyRequire),
+        (14, b'c') => (b"Content-Length", Hdr::ContentLength),
+        (19, b'p') => (b"Proxy-Authorization", Hdr::ProxyAuthorization),
+        _ => return Hdr::Other,
+    };
+    if eq_ic(candidate, name) {
+        kind
+    } else {
+        Hdr::Other
     }
-    Hdr::Other
 }
 
 /// Why a header value did not parse.
@@ -161,7 +152,7 @@ impl<'b> Iterator for Elements<'b> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let rest = self.rest?;
-        match scan::find_outside_quotes(rest, |b| b == b',') {
+        match scan::find_outside_quotes(rest, b',') {
             None => {
                 self.rest = None;
                 Some(Err(HeaderError::Param))
@@ -233,7 +224,7 @@ impl<'b> HeaderParams<'b> {
                 rest = b"";
                 return Some(Err(HeaderError::Param));
             };
-            let item_end = match scan::find_outside_quotes(after, |b| b == b';') {
+            let item_end = match scan::find_outside_quotes(after, b';') {
                 Some(e) => e,
                 None => {
                     rest = b"";
@@ -260,12 +251,16 @@ impl<'b> Iterator for ParamIter<'b> {
         let after = scan::skip_lws(self.rest).strip_prefix(b";")?;
         // `;` can only hide inside a quoted value.
         let mut i = 0;
-        while i < after.len() {
-            match after[i] {
-                b';' => break,
-                b'"' => i += quoted_string_len(&after[i..]).unwrap_or(after.len() - i),
-                _ => i += 1,
+        loop {
+            let Some(off) = memchr::memchr2(b';', b'"', &after[i..]) else {
+                i = after.len();
+                break;
+            };
+            i += off;
+            if after[i] == b';' {
+                break;
             }
+            i += scan::quoted_string_end(&after[i..]).unwrap_or(after.len() - i);
         }
         let item = scan::trim_lws(&after[..i]);
         self.rest = &after[i..];
@@ -313,29 +308,7 @@ pub fn quoted_string_len(s: &[u8]) -> Option<usize> {
     if s.first() != Some(&b'"') {
         return None;
     }
-    let mut i = 1;
-    while i < s.len() {
-        match s[i] {
-            b'"' => return Some(i + 1),
-            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-            b'\\' => {
-                let c = *s.get(i + 1)?;
-                if c == b'\r' || c == b'\n' || c > 0x7f {
-                    return None;
-                }
-                i += 2;
-            }
-            b'\r'
-                if s.get(i + 1) == Some(&b'\n')
-                    && s.get(i + 2).is_some_and(|&c| scan::is_wsp(c)) =>
-            {
-                i += 3;
-            }
-            c if c < b' ' && c != b'\t' => return None,
-            _ => i += 1,
-        }
-    }
-    None
+    scan::quoted_string_end(s)
 }
 
 /// Strips the quotes of a quoted string (escapes stay in place); other values are returned
@@ -373,7 +346,7 @@ impl<'b> NameAddr<'b> {
     /// starts the header parameters, and may not contain `,` or `?` (RFC 3261 §20).
     pub fn parse(s: &'b [u8], limits: &UriLimits) -> Result<NameAddr<'b>, HeaderError> {
         let s = scan::trim_lws(s);
-        let lt = scan::find_outside_quotes(s, |b| b == b'<').ok_or(HeaderError::NameAddr)?;
+        let lt = scan::find_outside_quotes(s, b'<').ok_or(HeaderError::NameAddr)?;
         if lt < s.len() {
             let display = scan::trim_lws(&s[..lt]);
             let display = if display.is_empty() {
@@ -528,6 +501,16 @@ impl<'b> Via<'b> {
         let s = scan::trim_lws(s);
         let mut parts = [&b""[..]; 3];
         let mut rest = s;
+        // Fast path for the common `SIP/2.0/UDP host...` with no LWS inside sent-protocol.
+        if s.len() > 8 && s[..8].eq_ignore_ascii_case(b"SIP/2.0/") {
+            let t_end = s[8..]
+                .iter()
+                .position(|&b| scan::is_wsp(b) || b == b'\r')
+                .map(|p| p + 8);
+            if let Some(t_end) = t_end.filter(|&e| e > 8 && scan::all_token(&s[8..e])) {
+                return Self::finish(s, &s[8..t_end], scan::skip_lws(&s[t_end..]));
+            }
+        }
         for (i, part) in parts.iter_mut().enumerate() {
             let rest_t = scan::skip_lws(rest);
             let end = rest_t
@@ -543,11 +526,15 @@ impl<'b> Via<'b> {
         if !parts.iter().all(|p| scan::all_token(p)) || !eq_ic(parts[0], b"SIP") {
             return Err(HeaderError::Via);
         }
-        // `rest` now starts at sent-by, after LWS.
+        Self::finish(s, parts[2], rest)
+    }
+
+    /// Parses `sent-by *( SEMI via-params )` (`rest`, after LWS) of the element `s`.
+    fn finish(s: &'b [u8], transport: &'b [u8], rest: &'b [u8]) -> Result<Via<'b>, HeaderError> {
         if rest.is_empty() {
             return Err(HeaderError::Via);
         }
-        let end = scan::find_outside_quotes(rest, |b| b == b';').ok_or(HeaderError::Via)?;
+        let end = scan::find_outside_quotes(rest, b';').ok_or(HeaderError::Via)?;
         let sent_by = scan::trim_lws(&rest[..end]);
         let (host, _, port) = sent_by_hostport(sent_by)?;
         let (mut branch, mut rport, mut received) = (None, None, None);
@@ -562,7 +549,7 @@ impl<'b> Via<'b> {
         })
         .map_err(|_| HeaderError::Via)?;
         Ok(Via {
-            transport: parts[2],
+            transport,
             sent_by,
             host,
             port,

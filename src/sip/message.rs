@@ -493,8 +493,20 @@ fn trim_wsp(s: &[u8]) -> &[u8] {
 /// True if no byte is below 0x20 or 0x7f (HTAB included: the slow path allows it).
 #[inline]
 fn no_controls(v: &[u8]) -> bool {
-    v.chunks(16)
-        .all(|c| c.iter().fold(true, |ok, &b| ok & (b >= b' ') & (b != 0x7f)))
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = v.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // SWAR: a byte below 0x20 ("hasless"), or a byte equal to 0x7f ("haszero" of w^0x7f).
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+        let x = w ^ (ONES * 0x7f);
+        let del = x.wrapping_sub(ONES) & !x;
+        if (below_space | del) & HIGH != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| b >= b' ' && b != 0x7f)
 }
 
 /// The precise check: HTAB and folds are allowed, other controls are not.

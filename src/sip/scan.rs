@@ -161,7 +161,14 @@ pub fn skip_lws(s: &[u8]) -> &[u8] {
 }
 
 /// Trims LWS from both ends.
+#[inline]
 pub fn trim_lws(s: &[u8]) -> &[u8] {
+    let edge = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    match (s.first(), s.last()) {
+        (None, _) => return s,
+        (Some(&f), Some(&l)) if !edge(f) && !edge(l) => return s,
+        _ => {}
+    }
     let s = skip_lws(s);
     let mut end = s.len();
     while end > 0 && matches!(s[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
@@ -170,33 +177,45 @@ pub fn trim_lws(s: &[u8]) -> &[u8] {
     &s[..end]
 }
 
-/// Index of the first byte for which `stop` holds, outside quoted strings and `<...>`.
-/// Quoted strings honour `\` escapes. Returns `None` on an unterminated quote.
-pub fn find_outside_quotes(s: &[u8], stop: impl Fn(u8) -> bool) -> Option<usize> {
+/// Index of the first `stop` byte outside quoted strings and `<...>` (the length of `s` if
+/// there is none). Quoted strings honour `\` escapes. Returns `None` on an unterminated quote.
+/// Jumps between interesting bytes with `memchr` rather than walking every byte.
+pub fn find_outside_quotes(s: &[u8], stop: u8) -> Option<usize> {
     let mut i = 0;
-    let mut angle = false;
-    while i < s.len() {
-        let b = s[i];
-        match b {
-            b'"' if !angle => {
-                i += 1;
-                loop {
-                    match s.get(i) {
-                        None => return None,
-                        Some(b'\\') => i += 2,
-                        Some(b'"') => break,
-                        Some(_) => i += 1,
-                    }
-                }
-            }
-            _ if !angle && stop(b) => return Some(i),
-            b'<' if !angle => angle = true,
-            b'>' if angle => angle = false,
-            _ => {}
+    while let Some(off) = memchr::memchr3(stop, b'"', b'<', &s[i..]) {
+        let at = i + off;
+        match s[at] {
+            b if b == stop => return Some(at),
+            b'"' => i = at + quoted_string_end(&s[at..])?,
+            // b'<': skip to the matching '>' (URIs never contain '>').
+            _ => match memchr::memchr(b'>', &s[at..]) {
+                Some(gt) => i = at + gt + 1,
+                None => return Some(s.len()),
+            },
         }
-        i += 1;
     }
     Some(s.len())
+}
+
+/// Length of the quoted string at the start of `s` (quotes included), honouring `\`
+/// escapes; `None` if unterminated. The framing parser has already refused raw control bytes
+/// (other than escaped ones and folds), so only the structure is checked here.
+#[inline]
+pub fn quoted_string_end(s: &[u8]) -> Option<usize> {
+    debug_assert_eq!(s.first(), Some(&b'"'));
+    let mut i = 1;
+    loop {
+        let off = memchr::memchr2(b'"', b'\\', s.get(i..)?)?;
+        let at = i + off;
+        if s[at] == b'"' {
+            return Some(at + 1);
+        }
+        // quoted-pair: the escaped byte may not be CR or LF.
+        match s.get(at + 1) {
+            Some(b'\r' | b'\n') | None => return None,
+            Some(_) => i = at + 2,
+        }
+    }
 }
 
 /// Parses `1*DIGIT` as a `u64`, saturating at `u64::MAX`. `None` if empty or not all digits.
@@ -268,7 +287,7 @@ pub fn eq_ic(a: &[u8], b: &[u8]) -> bool {
 /// Splits `s` at the first `sep` outside quotes and angle brackets:
 /// `(before, after-the-separator)`.
 pub fn split_once_outside(s: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
-    match find_outside_quotes(s, |b| b == sep) {
+    match find_outside_quotes(s, sep) {
         Some(i) if i < s.len() => (&s[..i], Some(&s[i + 1..])),
         _ => (s, None),
     }
@@ -300,8 +319,12 @@ mod tests {
         let (first, rest) = split_once_outside(s, b',');
         assert_eq!(first, b"\"a,b\" <sip:x,y>;p=1");
         assert_eq!(rest, Some(&b" next"[..]));
-        assert_eq!(find_outside_quotes(b"\"open", |b| b == b','), None);
-        assert_eq!(find_outside_quotes(b"\"a\\\"b\",c", |b| b == b','), Some(6));
+        assert_eq!(find_outside_quotes(b"\"open", b','), None);
+        assert_eq!(find_outside_quotes(b"\"a\\\"b\",c", b','), Some(6));
+        assert_eq!(
+            find_outside_quotes(b"<sip:a,b>;x=\"1,2\",c", b','),
+            Some(17)
+        );
     }
 
     #[test]

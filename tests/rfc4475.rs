@@ -5,7 +5,9 @@
 //! - `valid`: the parser accepts it whole (framing, mandatory headers, every typed header);
 //! - `invalid`: the parser rejects it (framing, request typing, or a typed header);
 //! - `valid-semantics`: it frames; the application answer is checked in `ANSWERS` below;
-//! and that the registrar core answers it (or drops it) as `ANSWERS` says, without panicking.
+//!
+//! It also checks that the registrar core answers each one (or drops it) as `ANSWERS` says,
+//! without panicking.
 
 mod support;
 

@@ -89,11 +89,31 @@ pub fn classify(name: &[u8]) -> Hdr {
         (19, b'p') => (b"Proxy-Authorization", Hdr::ProxyAuthorization),
         _ => return Hdr::Other,
     };
-    if eq_ic(candidate, name) {
+    if name_eq(candidate, name) {
         kind
     } else {
         Hdr::Other
     }
+}
+
+/// Case-insensitive comparison of a header name (already checked to be a token) with a
+/// candidate made of letters and `-`: OR-ing 0x20 into every byte is exact for these, so it is
+/// done eight bytes at a time.
+#[inline]
+fn name_eq(candidate: &[u8], name: &[u8]) -> bool {
+    const LOWER: u64 = 0x2020_2020_2020_2020;
+    if candidate.len() != name.len() {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        let n = (s.len() - i).min(8);
+        w[..n].copy_from_slice(&s[i..i + n]);
+        u64::from_le_bytes(w) | LOWER
+    };
+    (0..name.len())
+        .step_by(8)
+        .all(|i| word(candidate, i) == word(name, i))
 }
 
 /// Why a header value did not parse.
@@ -345,6 +365,16 @@ impl<'b> NameAddr<'b> {
     /// In the `addr-spec` form (no angle brackets) the URI ends at the first `;`, which
     /// starts the header parameters, and may not contain `,` or `?` (RFC 3261 §20).
     pub fn parse(s: &'b [u8], limits: &UriLimits) -> Result<NameAddr<'b>, HeaderError> {
+        Self::parse_with(s, limits, |_, _| {})
+    }
+
+    /// [`parse`](Self::parse), handing every header parameter to `seen` on the way (one pass
+    /// over the parameters for callers that need several of them).
+    pub fn parse_with(
+        s: &'b [u8],
+        limits: &UriLimits,
+        mut seen: impl FnMut(&'b [u8], Option<&'b [u8]>),
+    ) -> Result<NameAddr<'b>, HeaderError> {
         let s = scan::trim_lws(s);
         let lt = scan::find_outside_quotes(s, b'<').ok_or(HeaderError::NameAddr)?;
         if lt < s.len() {
@@ -367,16 +397,14 @@ impl<'b> NameAddr<'b> {
                 Some(display)
             };
             let after = &s[lt + 1..];
-            let gt = after
-                .iter()
-                .position(|&b| b == b'>')
-                .ok_or(HeaderError::NameAddr)?;
+            let gt = memchr::memchr(b'>', after).ok_or(HeaderError::NameAddr)?;
             let uri = Uri::parse(&after[..gt], limits)?;
             let mut tag = None;
             let params = HeaderParams::parse_with(&after[gt + 1..], |n, v| {
-                if tag.is_none() && eq_ic(n, b"tag") {
+                if tag.is_none() && scan::token_eq(n, b"tag") {
                     tag = Some(v);
                 }
+                seen(n, v);
             })?;
             return Ok(NameAddr {
                 display,
@@ -398,9 +426,10 @@ impl<'b> NameAddr<'b> {
         let uri = Uri::parse(uri_raw, limits)?;
         let mut tag = None;
         let params = HeaderParams::parse_with(&s[end..], |n, v| {
-            if tag.is_none() && eq_ic(n, b"tag") {
+            if tag.is_none() && scan::token_eq(n, b"tag") {
                 tag = Some(v);
             }
+            seen(n, v);
         })?;
         Ok(NameAddr {
             display: None,
@@ -539,11 +568,11 @@ impl<'b> Via<'b> {
         let (host, _, port) = sent_by_hostport(sent_by)?;
         let (mut branch, mut rport, mut received) = (None, None, None);
         let params = HeaderParams::parse_with(&rest[end..], |n, v| {
-            if eq_ic(n, b"branch") {
+            if scan::token_eq(n, b"branch") {
                 branch = branch.or(v);
-            } else if eq_ic(n, b"rport") {
+            } else if scan::token_eq(n, b"rport") {
                 rport = rport.or(Some(v));
-            } else if eq_ic(n, b"received") {
+            } else if scan::token_eq(n, b"received") {
                 received = received.or(v);
             }
         })
@@ -613,38 +642,47 @@ impl<'b> ContactList<'b> {
 impl<'b> ContactValue<'b> {
     /// `contact-param = (name-addr / addr-spec) *(SEMI contact-params)`
     pub fn parse(s: &'b [u8], limits: &UriLimits) -> Result<ContactValue<'b>, HeaderError> {
-        let addr = NameAddr::parse(s, limits)?;
-        if !addr.uri.is_sip() && !matches!(addr.uri.scheme, uri::Scheme::Tel) && !addr.angle {
-            // An absoluteURI of another scheme is fine in name-addr form only.
-            return Err(HeaderError::Contact);
-        }
-        let mut c = ContactValue {
-            addr,
-            expires: None,
-            q: None,
-            instance: None,
-            reg_id: None,
-            methods: None,
-        };
-        for (name, value) in addr.params.iter() {
-            if eq_ic(name, b"expires") {
-                let v = value.ok_or(HeaderError::Param)?;
-                c.expires = Some(parse_number(v).map_err(|_| HeaderError::Param)?);
-            } else if eq_ic(name, b"q") {
-                c.q = Some(parse_qvalue(value.ok_or(HeaderError::Param)?)?);
-            } else if eq_ic(name, b"+sip.instance") {
-                c.instance = c.instance.or(value.map(unquote));
-            } else if eq_ic(name, b"reg-id") {
-                c.reg_id = c.reg_id.or(Some(
+        let (mut expires, mut q, mut instance, mut reg_id, mut methods) =
+            (None, None, None, None, None);
+        let mut bad = false;
+        let addr = NameAddr::parse_with(s, limits, |name, value| {
+            if scan::token_eq(name, b"expires") {
+                match value.map(parse_number) {
+                    Some(Ok(v)) => expires = Some(v),
+                    _ => bad = true,
+                }
+            } else if scan::token_eq(name, b"q") {
+                match value.map(parse_qvalue) {
+                    Some(Ok(v)) => q = Some(v),
+                    _ => bad = true,
+                }
+            } else if scan::token_eq(name, b"+sip.instance") {
+                instance = instance.or(value.map(unquote));
+            } else if scan::token_eq(name, b"reg-id") {
+                reg_id = reg_id.or(Some(
                     value
                         .ok_or(HeaderError::Param)
                         .and_then(|v| parse_number(v).map_err(|_| HeaderError::Param)),
                 ));
-            } else if eq_ic(name, b"methods") {
-                c.methods = c.methods.or(value.map(unquote));
+            } else if scan::token_eq(name, b"methods") {
+                methods = methods.or(value.map(unquote));
             }
+        })?;
+        if bad {
+            return Err(HeaderError::Param);
         }
-        Ok(c)
+        if !addr.uri.is_sip() && !matches!(addr.uri.scheme, uri::Scheme::Tel) && !addr.angle {
+            // An absoluteURI of another scheme is fine in name-addr form only.
+            return Err(HeaderError::Contact);
+        }
+        Ok(ContactValue {
+            addr,
+            expires,
+            q,
+            instance,
+            reg_id,
+            methods,
+        })
     }
 
     /// `+sip.instance` (RFC 5626), quotes removed.

@@ -278,6 +278,26 @@ impl Iterator for Unescaped<'_> {
     }
 }
 
+/// Compares a token (a parameter or header name, already validated) with a lower-case
+/// candidate made of letters, digits, `-`, `+`, `.`: OR-ing 0x20 into both is exact for such
+/// pairs (no other token byte maps onto one of those), and works eight bytes at a time.
+#[inline]
+pub fn token_eq(token: &[u8], lower: &[u8]) -> bool {
+    const LOWER: u64 = 0x2020_2020_2020_2020;
+    if token.len() != lower.len() {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        let n = (s.len() - i).min(8);
+        w[..n].copy_from_slice(&s[i..i + n]);
+        u64::from_le_bytes(w) | LOWER
+    };
+    (0..token.len())
+        .step_by(8)
+        .all(|i| word(token, i) == word(lower, i))
+}
+
 /// Case-insensitive ASCII comparison.
 #[inline]
 pub fn eq_ic(a: &[u8], b: &[u8]) -> bool {
@@ -296,6 +316,23 @@ pub fn split_once_outside(s: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_eq_folds_case_only() {
+        assert!(token_eq(b"Expires", b"expires"));
+        assert!(token_eq(b"+SIP.Instance", b"+sip.instance"));
+        assert!(token_eq(b"REG-ID", b"reg-id"));
+        assert!(!token_eq(b"expire", b"expires"));
+        assert!(!token_eq(b"regxid", b"reg-id"));
+        // Every token byte that is not a letter keeps its identity under | 0x20.
+        for b in 0u8..=255 {
+            if is_token(b) && !b.is_ascii_alphabetic() {
+                for c in b"-+.0123456789" {
+                    assert_eq!(b | 0x20 == *c | 0x20, b == *c, "{b:#x} vs {c}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn lws_includes_folds() {

@@ -165,28 +165,26 @@ fn subslice_offset(outer: &[u8], inner: &[u8]) -> Option<usize> {
     (i >= o && i + inner.len() <= o + outer.len()).then(|| i - o)
 }
 
-/// Bit for a method in [`Binding::methods`]; 0 for methods without a bit.
+/// Bit for a method in [`Binding::methods`]; 0 for methods without a bit. Methods are
+/// case-sensitive (RFC 3261 §7.1), so this is an exact match.
 pub fn method_bit(method: &[u8]) -> u16 {
-    const METHODS: [&[u8]; 14] = [
-        b"INVITE",
-        b"ACK",
-        b"BYE",
-        b"CANCEL",
-        b"OPTIONS",
-        b"REGISTER",
-        b"SUBSCRIBE",
-        b"NOTIFY",
-        b"PUBLISH",
-        b"INFO",
-        b"MESSAGE",
-        b"PRACK",
-        b"UPDATE",
-        b"REFER",
-    ];
-    METHODS
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(method))
-        .map_or(0, |i| 1 << i)
+    match method {
+        b"INVITE" => 1,
+        b"ACK" => 1 << 1,
+        b"BYE" => 1 << 2,
+        b"CANCEL" => 1 << 3,
+        b"OPTIONS" => 1 << 4,
+        b"REGISTER" => 1 << 5,
+        b"SUBSCRIBE" => 1 << 6,
+        b"NOTIFY" => 1 << 7,
+        b"PUBLISH" => 1 << 8,
+        b"INFO" => 1 << 9,
+        b"MESSAGE" => 1 << 10,
+        b"PRACK" => 1 << 11,
+        b"UPDATE" => 1 << 12,
+        b"REFER" => 1 << 13,
+        _ => 0,
+    }
 }
 
 /// The method bits of a comma-separated method list (`methods="INVITE,BYE"`, Allow).
@@ -454,8 +452,13 @@ mod tests {
     #[test]
     fn method_masks() {
         assert_eq!(
-            methods_mask(b"INVITE, bye"),
+            methods_mask(b"INVITE, BYE"),
             method_bit(b"INVITE") | method_bit(b"BYE")
+        );
+        assert_eq!(
+            method_bit(b"invite"),
+            0,
+            "methods are case-sensitive (RFC 3261 §7.1)"
         );
         assert_eq!(method_bit(b"FOO"), 0);
     }

@@ -628,7 +628,7 @@ fn commit<A: Authorizer>(
         if !path.is_empty() {
             path.extend_from_slice(b", ");
         }
-        path.extend_from_slice(h.value);
+        writer::push_value(&mut path, h.value);
     }
     if path.len() > limits.max_path_bytes {
         r.scratch.path = path;

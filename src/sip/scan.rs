@@ -280,22 +280,10 @@ impl Iterator for Unescaped<'_> {
 
 /// Compares a token (a parameter or header name, already validated) with a lower-case
 /// candidate made of letters, digits, `-`, `+`, `.`: OR-ing 0x20 into both is exact for such
-/// pairs (no other token byte maps onto one of those), and works eight bytes at a time.
+/// pairs (no other token byte maps onto one of those).
 #[inline]
 pub fn token_eq(token: &[u8], lower: &[u8]) -> bool {
-    const LOWER: u64 = 0x2020_2020_2020_2020;
-    if token.len() != lower.len() {
-        return false;
-    }
-    let word = |s: &[u8], i: usize| {
-        let mut w = [0u8; 8];
-        let n = (s.len() - i).min(8);
-        w[..n].copy_from_slice(&s[i..i + n]);
-        u64::from_le_bytes(w) | LOWER
-    };
-    (0..token.len())
-        .step_by(8)
-        .all(|i| word(token, i) == word(lower, i))
+    token.len() == lower.len() && token.iter().zip(lower).all(|(x, y)| x | 0x20 == y | 0x20)
 }
 
 /// Case-insensitive ASCII comparison.

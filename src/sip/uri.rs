@@ -504,7 +504,15 @@ fn params_eq(a: &[u8], b: &[u8], must_match_if_any: &[&[u8]]) -> bool {
         (Some(x), Some(y)) => escaped_eq(x, y, true),
         _ => false,
     };
-    for (name, va) in Params::new(a) {
+    // Each name is compared once, by its first occurrence on both sides, so that repeated
+    // parameters keep the comparison reflexive and symmetric.
+    for (i, (name, va)) in Params::new(a).enumerate() {
+        if Params::new(a)
+            .take(i)
+            .any(|(n, _)| escaped_eq(n, name, true))
+        {
+            continue;
+        }
         match find(b, name) {
             Some(vb) => {
                 if !value_eq(va, vb) {
@@ -527,23 +535,22 @@ fn params_eq(a: &[u8], b: &[u8], must_match_if_any: &[&[u8]]) -> bool {
     true
 }
 
-/// Headers are never ignored: the same set (order-insensitive) must be in both.
+/// Headers are never ignored: the same multiset (order-insensitive) must be in both.
 fn headers_eq(a: &[u8], b: &[u8]) -> bool {
-    let split = |s: &'_ [u8]| -> (usize, bool) { (s.split(|&c| c == b'&').count(), s.is_empty()) };
-    let ((na, ea), (nb, eb)) = (split(a), split(b));
-    if ea || eb {
-        return ea == eb;
+    if a.is_empty() || b.is_empty() {
+        return a.is_empty() == b.is_empty();
     }
-    if na != nb {
-        return false;
+    fn split(h: &[u8]) -> (&[u8], &[u8]) {
+        let eq = h.iter().position(|&c| c == b'=').unwrap_or(h.len());
+        (&h[..eq], &h[eq..])
     }
-    a.split(|&c| c == b'&').all(|ha| {
-        let (an, av) = ha.split_at(ha.iter().position(|&c| c == b'=').unwrap_or(ha.len()));
-        b.split(|&c| c == b'&').any(|hb| {
-            let (bn, bv) = hb.split_at(hb.iter().position(|&c| c == b'=').unwrap_or(hb.len()));
-            escaped_eq(an, bn, true) && escaped_eq(av, bv, false)
-        })
-    })
+    let same = |x: &[u8], y: &[u8]| {
+        let ((xn, xv), (yn, yv)) = (split(x), split(y));
+        escaped_eq(xn, yn, true) && escaped_eq(xv, yv, false)
+    };
+    let count = |set: &[u8], h: &[u8]| set.split(|&c| c == b'&').filter(|o| same(o, h)).count();
+    a.split(|&c| c == b'&').count() == b.split(|&c| c == b'&').count()
+        && a.split(|&c| c == b'&').all(|h| count(a, h) == count(b, h))
 }
 
 /// Iterator over `name[=value]` pairs of a `;`-separated parameter list (without the leading
@@ -726,6 +733,14 @@ mod tests {
         // ';' is reserved: %3B in the user part is not the same as a literal ';'.
         assert!(!eq("sip:a%3Bb@h.com", "sip:a;b@h.com"));
         assert!(eq("sip:a%2Db@h.com", "sip:a-b@h.com"));
+    }
+
+    #[test]
+    fn repeated_params_and_headers_keep_equality_an_equivalence() {
+        // Fuzz findings parse_uri-1 and parse_uri-2.
+        assert!(eq("sip:m;d=d;d", "sip:m;d=d;d"));
+        assert!(!eq("sip:h?a=1&a=1", "sip:h?a=1&b=2"));
+        assert!(eq("sip:h?a=1&b=2", "sip:h?b=2&a=1"));
     }
 
     #[test]

@@ -62,8 +62,20 @@ pub fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
 pub fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
+    push_value(out, value);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a header value copied from a request, unfolded: line breaks inside a folded value
+/// (CRLF, or a bare LF accepted by a leniency option) are dropped, leaving the white space that
+/// followed them, so what we write is always one well-formed line.
+#[inline]
+pub fn push_value(out: &mut Vec<u8>, value: &[u8]) {
+    if memchr::memchr2(b'\r', b'\n', value).is_none() {
+        out.extend_from_slice(value);
+    } else {
+        out.extend(value.iter().copied().filter(|&b| b != b'\r' && b != b'\n'));
+    }
 }
 
 /// How the top Via is to be amended (§18.2.1, RFC 3581).
@@ -89,7 +101,7 @@ pub fn echo_headers(out: &mut Vec<u8>, req: &Request<'_, '_>, amend: ViaAmend, t
             Hdr::From => header(out, b"From", h.value),
             Hdr::To => {
                 out.extend_from_slice(b"To: ");
-                out.extend_from_slice(h.value);
+                push_value(out, h.value);
                 if req.to.tag().is_none() {
                     out.extend_from_slice(b";tag=");
                     out.extend_from_slice(to_tag);
@@ -120,15 +132,15 @@ fn write_top_via(out: &mut Vec<u8>, value: &[u8], req: &Request<'_, '_>, amend: 
             .map(|(n, _)| n.as_ptr() as usize - raw.as_ptr() as usize + n.len()),
         _ => None,
     };
-    out.extend_from_slice(&value[..top_start]);
+    push_value(out, &value[..top_start]);
     match bare_rport_end {
         Some(end) => {
-            out.extend_from_slice(&raw[..end]);
+            push_value(out, &raw[..end]);
             out.push(b'=');
             push_u64(out, u64::from(amend.source_port));
-            out.extend_from_slice(&raw[end..]);
+            push_value(out, &raw[end..]);
         }
-        None => out.extend_from_slice(raw),
+        None => push_value(out, raw),
     }
     let sent_by_is_source = match via.host {
         super::uri::Host::V4(ip) => IpAddr::V4(ip) == amend.source_ip,
@@ -139,7 +151,7 @@ fn write_top_via(out: &mut Vec<u8>, value: &[u8], req: &Request<'_, '_>, amend: 
         out.extend_from_slice(b";received=");
         push_ip(out, amend.source_ip);
     }
-    out.extend_from_slice(&value[top_end..]);
+    push_value(out, &value[top_end..]);
 }
 
 /// Appends `Date: <rfc1123>` for a Unix time (RFC 3261 §20.17).
@@ -266,6 +278,35 @@ mod tests {
         assert!(
             same.starts_with("Via: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1\r\n"),
             "{same}"
+        );
+    }
+
+    /// Fuzz finding write_response-1: a value folded with a bare LF (accepted leniently) is
+    /// echoed unfolded, so our response always parses strictly.
+    #[test]
+    fn echoed_folds_are_unfolded() {
+        let msg = b"INVITE i:i SIP/2.0\nT:s:v\nf:<s:m>\nCall-ID:d\ncseq:0 INVITE\nV:SIP/./C n\n ,SIP/0/D 1.8.0.3\n\n";
+        let mut cfg = ParserConfig::default();
+        cfg.leniency.allow_bare_lf = true;
+        let mut h = [Header::EMPTY; 16];
+        let Ok(Status::Complete(req)) = Request::parse(msg, &mut h, Framing::Datagram, &cfg) else {
+            panic!("parses leniently")
+        };
+        let mut out = Vec::new();
+        status_line(&mut out, 200, b"OK");
+        let amend = ViaAmend {
+            source_ip: "192.0.2.1".parse().unwrap(),
+            source_port: 5060,
+        };
+        echo_headers(&mut out, &req, amend, b"T");
+        finish_empty(&mut out);
+        let mut h2 = [Header::EMPTY; 16];
+        let strict =
+            crate::sip::message::parse(&out, &mut h2, Framing::Datagram, &ParserConfig::default());
+        assert!(
+            matches!(strict, Ok(Status::Complete(_))),
+            "{}",
+            String::from_utf8_lossy(&out)
         );
     }
 

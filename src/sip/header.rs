@@ -597,7 +597,25 @@ impl<'b> Via<'b> {
 
 /// `sent-by = host [ COLON port ]` where LWS may surround the colon.
 fn sent_by_hostport(s: &[u8]) -> Result<(uri::Host<'_>, &[u8], Option<u16>), HeaderError> {
-    uri::parse_hostport(s).map_err(|_| HeaderError::Via)
+    // `COLON = SWS ":" SWS`: white space around the port's colon is allowed here (not in a
+    // URI), so split there first. An IPv6 reference has its colons inside brackets.
+    let colon = match s.iter().rposition(|&b| b == b':') {
+        Some(c) if !s[c..].contains(&b']') => c,
+        _ => return uri::parse_hostport(s).map_err(|_| HeaderError::Via),
+    };
+    let host = scan::trim_lws(&s[..colon]);
+    let port = scan::trim_lws(&s[colon + 1..]);
+    if host.len() + port.len() + 1 == s.len() {
+        return uri::parse_hostport(s).map_err(|_| HeaderError::Via);
+    }
+    let h = uri::parse_host(host).map_err(|_| HeaderError::Via)?;
+    if matches!(h, uri::Host::V6(_)) && !host.starts_with(b"[") {
+        return Err(HeaderError::Via);
+    }
+    let port = scan::digits_u64(port)
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or(HeaderError::Via)?;
+    Ok((h, host, Some(port)))
 }
 
 /// One element of a Contact header.

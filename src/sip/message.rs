@@ -266,6 +266,7 @@ pub fn parse<'b, 'h>(
         buf,
         pos: 0,
         bare_lf: config.leniency.allow_bare_lf,
+        clean: true,
     };
     // §7.5: CRLFs before the start line are ignored (keep-alives on streams).
     while buf[lines.pos..].starts_with(b"\r\n")
@@ -305,7 +306,10 @@ pub fn parse<'b, 'h>(
         // Unfold: continuation lines start with WSP and belong to this header.
         let line_start = line.as_ptr() as usize - buf.as_ptr() as usize;
         let mut line_end = line_start + line.len();
+        let mut clean = lines.clean;
         while lines.continues() {
+            // The fold's CRLF sits inside the value: let the precise check judge it.
+            clean = false;
             let Some(cont) = lines.next_line()? else {
                 return partial_or(framing, over_limit(buf.len()));
             };
@@ -315,7 +319,7 @@ pub fn parse<'b, 'h>(
             line_end = cont.as_ptr() as usize - buf.as_ptr() as usize + cont.len();
         }
         let full = &buf[line_start..line_end];
-        let h = parse_header_line(full)?;
+        let h = parse_header_line(full, clean)?;
         if h.kind == Hdr::ContentLength {
             let v = scan::digits_u64(h.value).ok_or(Error::ContentLength)?;
             let v = usize::try_from(v).unwrap_or(usize::MAX);
@@ -379,15 +383,33 @@ struct Lines<'b> {
     buf: &'b [u8],
     pos: usize,
     bare_lf: bool,
+    /// Whether the last line held no control byte (HTAB and the final CR aside), so its
+    /// header value needs no further check.
+    clean: bool,
 }
 
 impl<'b> Lines<'b> {
     /// The next line without its terminator; `None` if no terminator is in the buffer yet.
+    ///
+    /// One pass finds the LF and notes any other control byte: eight bytes at a time while
+    /// none of them is below 0x20 or 0x7f (SWAR), byte by byte around the interesting ones.
     #[inline]
     fn next_line(&mut self) -> Result<Option<&'b [u8]>, Error> {
         let rest = &self.buf[self.pos..];
-        let Some(lf) = memchr::memchr(b'\n', rest) else {
-            return Ok(None);
+        let mut i = 0;
+        let mut clean = true;
+        let lf = loop {
+            i += first_control(&rest[i..]);
+            let Some(&b) = rest.get(i) else {
+                return Ok(None);
+            };
+            match b {
+                b'\n' => break i,
+                b'\t' => {}
+                b'\r' if rest.get(i + 1) == Some(&b'\n') => {}
+                _ => clean = false,
+            }
+            i += 1;
         };
         let line = if lf > 0 && rest[lf - 1] == b'\r' {
             &rest[..lf - 1]
@@ -397,6 +419,7 @@ impl<'b> Lines<'b> {
             return Err(Error::NewLine);
         };
         self.pos += lf + 1;
+        self.clean = clean;
         Ok(Some(line))
     }
 
@@ -512,6 +535,31 @@ fn trim_wsp(s: &[u8]) -> &[u8] {
     &s[..s.len() - n]
 }
 
+/// Index of the first byte below 0x20 or equal to 0x7f (`s.len()` if none), eight bytes at a
+/// time: SWAR "has a byte less than 0x20" or "has a zero byte in w ^ 0x7f..7f". Both tests
+/// are exact for the first such byte; bytes at or above 0x80 (UTF-8) never trigger them.
+#[inline]
+fn first_control(s: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let x = w ^ (ONES * 0x7f);
+        let hits = ((w.wrapping_sub(ONES * 0x20) & !w) | (x.wrapping_sub(ONES) & !x)) & HIGH;
+        if hits != 0 {
+            return at + (hits.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + chunks
+        .remainder()
+        .iter()
+        .position(|&b| b < b' ' || b == 0x7f)
+        .unwrap_or(chunks.remainder().len())
+}
+
 // `Message::kinds` is a u32 bit set over `Hdr`.
 const _: () = assert!((Hdr::Other as u32) < 32);
 
@@ -559,7 +607,7 @@ fn check_controls(value: &[u8]) -> Result<(), Error> {
 
 /// `message-header = field-name HCOLON field-value`, `HCOLON = *( SP / HTAB ) ":" SWS`.
 #[inline]
-fn parse_header_line(line: &[u8]) -> Result<Header<'_>, Error> {
+fn parse_header_line(line: &[u8], clean: bool) -> Result<Header<'_>, Error> {
     // field-name = token, then optional white space and the colon: one pass checks both.
     let name_end = line
         .iter()
@@ -577,7 +625,7 @@ fn parse_header_line(line: &[u8]) -> Result<Header<'_>, Error> {
     // Values are UTF-8 text plus LWS; NUL and other controls are never allowed (RFC 3261
     // §25.1 `TEXT-UTF8char`, `LWS`). Folds (CRLF followed by WSP) are allowed inside. The
     // common case, no control byte at all, is checked 16 bytes at a time without branches.
-    if !no_controls(value) {
+    if !clean && !no_controls(value) {
         check_controls(value)?;
     }
     Ok(Header {

@@ -168,23 +168,25 @@ fn subslice_offset(outer: &[u8], inner: &[u8]) -> Option<usize> {
 /// Bit for a method in [`Binding::methods`]; 0 for methods without a bit. Methods are
 /// case-sensitive (RFC 3261 §7.1), so this is an exact match.
 pub fn method_bit(method: &[u8]) -> u16 {
-    match method {
-        b"INVITE" => 1,
-        b"ACK" => 1 << 1,
-        b"BYE" => 1 << 2,
-        b"CANCEL" => 1 << 3,
-        b"OPTIONS" => 1 << 4,
-        b"REGISTER" => 1 << 5,
-        b"SUBSCRIBE" => 1 << 6,
-        b"NOTIFY" => 1 << 7,
-        b"PUBLISH" => 1 << 8,
-        b"INFO" => 1 << 9,
-        b"MESSAGE" => 1 << 10,
-        b"PRACK" => 1 << 11,
-        b"UPDATE" => 1 << 12,
-        b"REFER" => 1 << 13,
-        _ => 0,
-    }
+    // One candidate per (length, first byte), then one comparison.
+    let (name, bit): (&[u8], u16) = match (method.len(), method.first()) {
+        (3, Some(b'A')) => (b"ACK", 1 << 1),
+        (3, Some(b'B')) => (b"BYE", 1 << 2),
+        (4, Some(b'I')) => (b"INFO", 1 << 9),
+        (5, Some(b'P')) => (b"PRACK", 1 << 11),
+        (5, Some(b'R')) => (b"REFER", 1 << 13),
+        (6, Some(b'I')) => (b"INVITE", 1),
+        (6, Some(b'C')) => (b"CANCEL", 1 << 3),
+        (6, Some(b'N')) => (b"NOTIFY", 1 << 7),
+        (6, Some(b'U')) => (b"UPDATE", 1 << 12),
+        (7, Some(b'O')) => (b"OPTIONS", 1 << 4),
+        (7, Some(b'P')) => (b"PUBLISH", 1 << 8),
+        (7, Some(b'M')) => (b"MESSAGE", 1 << 10),
+        (8, Some(b'R')) => (b"REGISTER", 1 << 5),
+        (9, Some(b'S')) => (b"SUBSCRIBE", 1 << 6),
+        _ => return 0,
+    };
+    if method == name { bit } else { 0 }
 }
 
 /// The method bits of a comma-separated method list (`methods="INVITE,BYE"`, Allow).

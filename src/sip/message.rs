@@ -289,37 +289,21 @@ pub fn parse<'b, 'h>(
     let mut kinds = 0u32;
     let mut content_length: Option<usize> = None;
     loop {
-        let Some(line) = lines.next_line()? else {
-            return partial_or(framing, over_limit(buf.len()));
-        };
-        if line.is_empty() {
-            break;
-        }
-        if over_limit(lines.pos) {
-            return Err(Error::TooLarge);
-        }
-        // On a stream, a header line that ends the buffer may still be folded onto the next
-        // line: wait for the byte that decides.
-        if framing == Framing::Stream && lines.pos == buf.len() {
-            return Ok(Status::Partial);
-        }
-        // Unfold: continuation lines start with WSP and belong to this header.
-        let line_start = line.as_ptr() as usize - buf.as_ptr() as usize;
-        let mut line_end = line_start + line.len();
-        let mut clean = lines.clean;
-        while lines.continues() {
-            // The fold's CRLF sits inside the value: let the precise check judge it.
-            clean = false;
-            let Some(cont) = lines.next_line()? else {
-                return partial_or(framing, over_limit(buf.len()));
-            };
-            if framing == Framing::Stream && lines.pos == buf.len() {
-                return Ok(Status::Partial);
+        // The common line first: `name: value` CRLF with no fold, tab or control byte.
+        let h = if let Some((h, next)) = fast_header_line(buf, lines.pos) {
+            if over_limit(next) {
+                return Err(Error::TooLarge);
             }
-            line_end = cont.as_ptr() as usize - buf.as_ptr() as usize + cont.len();
-        }
-        let full = &buf[line_start..line_end];
-        let h = parse_header_line(full, clean)?;
+            lines.pos = next;
+            h
+        } else {
+            match slow_header_line(&mut lines, framing, &over_limit)? {
+                SlowLine::Header(h) => h,
+                SlowLine::End => break,
+                SlowLine::Partial(too_large) => return partial_or(framing, too_large),
+                SlowLine::WaitForFold => return Ok(Status::Partial),
+            }
+        };
         if h.kind == Hdr::ContentLength {
             let v = scan::digits_u64(h.value).ok_or(Error::ContentLength)?;
             let v = usize::try_from(v).unwrap_or(usize::MAX);
@@ -367,6 +351,99 @@ pub fn parse<'b, 'h>(
         content_length,
         kinds,
     }))
+}
+
+/// What the general header-line path found.
+enum SlowLine<'b> {
+    Header(Header<'b>),
+    /// The blank line that ends the headers.
+    End,
+    /// No line terminator yet; the flag says whether the message is already too large.
+    Partial(bool),
+    /// A stream read ended right after a line: a fold may still follow.
+    WaitForFold,
+}
+
+/// The fast path for one header line: `token *WSP ":" *WSP value CRLF`, the value free of
+/// control bytes and tabs, and the next line present and not a continuation. Anything else
+/// (folds, tabs, bare LF, errors, the end of the buffer) is left to the general path, which
+/// decides with the same rules.
+#[inline]
+fn fast_header_line(buf: &[u8], pos: usize) -> Option<(Header<'_>, usize)> {
+    let rest = &buf[pos..];
+    let mut i = rest.iter().position(|&b| !scan::is_token(b))?;
+    if i == 0 {
+        return None;
+    }
+    let name = &rest[..i];
+    while rest.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    if rest.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while rest.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let value_start = i;
+    i += first_control(&rest[i..]);
+    if rest.get(i) != Some(&b'\r') || rest.get(i + 1) != Some(&b'\n') {
+        return None;
+    }
+    match rest.get(i + 2) {
+        None | Some(b' ' | b'\t') => return None,
+        Some(_) => {}
+    }
+    let mut value_end = i;
+    while value_end > value_start && rest[value_end - 1] == b' ' {
+        value_end -= 1;
+    }
+    let h = Header {
+        kind: header::classify(name),
+        name,
+        value: &rest[value_start..value_end],
+    };
+    Some((h, pos + i + 2))
+}
+
+/// The general path for one header line: folds, tabs, bare LF (when allowed), errors.
+fn slow_header_line<'b>(
+    lines: &mut Lines<'b>,
+    framing: Framing,
+    over_limit: &impl Fn(usize) -> bool,
+) -> Result<SlowLine<'b>, Error> {
+    let buf = lines.buf;
+    let Some(line) = lines.next_line()? else {
+        return Ok(SlowLine::Partial(over_limit(buf.len())));
+    };
+    if line.is_empty() {
+        return Ok(SlowLine::End);
+    }
+    if over_limit(lines.pos) {
+        return Err(Error::TooLarge);
+    }
+    // On a stream, a header line that ends the buffer may still be folded onto the next
+    // line: wait for the byte that decides.
+    if framing == Framing::Stream && lines.pos == buf.len() {
+        return Ok(SlowLine::WaitForFold);
+    }
+    // Unfold: continuation lines start with WSP and belong to this header.
+    let line_start = line.as_ptr() as usize - buf.as_ptr() as usize;
+    let mut line_end = line_start + line.len();
+    let mut clean = lines.clean;
+    while lines.continues() {
+        // The fold's CRLF sits inside the value: let the precise check judge it.
+        clean = false;
+        let Some(cont) = lines.next_line()? else {
+            return Ok(SlowLine::Partial(over_limit(buf.len())));
+        };
+        if framing == Framing::Stream && lines.pos == buf.len() {
+            return Ok(SlowLine::WaitForFold);
+        }
+        line_end = cont.as_ptr() as usize - buf.as_ptr() as usize + cont.len();
+    }
+    parse_header_line(&buf[line_start..line_end], clean).map(SlowLine::Header)
 }
 
 fn partial_or<T>(framing: Framing, too_large: bool) -> Result<Status<T>, Error> {

@@ -20,6 +20,53 @@ use crate::timer::{TimerKey, TimerWheel};
 /// `q` absent.
 pub const Q_NONE: u16 = u16::MAX;
 
+/// A socket address in 20 bytes instead of `SocketAddr`'s 32 (it is kept with every binding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct CompactAddr {
+    ip: [u8; 16],
+    port: u16,
+    v4: bool,
+}
+
+impl From<SocketAddr> for CompactAddr {
+    fn from(a: SocketAddr) -> Self {
+        match a {
+            SocketAddr::V4(v4) => {
+                let mut ip = [0; 16];
+                ip[..4].copy_from_slice(&v4.ip().octets());
+                CompactAddr {
+                    ip,
+                    port: v4.port(),
+                    v4: true,
+                }
+            }
+            SocketAddr::V6(v6) => CompactAddr {
+                ip: v6.ip().octets(),
+                port: v6.port(),
+                v4: false,
+            },
+        }
+    }
+}
+
+impl From<CompactAddr> for SocketAddr {
+    fn from(a: CompactAddr) -> Self {
+        if a.v4 {
+            let ip = std::net::Ipv4Addr::new(a.ip[0], a.ip[1], a.ip[2], a.ip[3]);
+            SocketAddr::new(ip.into(), a.port)
+        } else {
+            SocketAddr::new(std::net::Ipv6Addr::from(a.ip).into(), a.port)
+        }
+    }
+}
+
+/// Fingerprint of a Contact's raw parameter text: when a refresh carries the same text, the
+/// stored (normalised) parameters are known to be unchanged without rebuilding them.
+pub fn params_key(raw: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x5eed).hash_one(raw)
+}
+
 /// A binding of one contact to an AoR.
 #[derive(Clone, Debug)]
 pub struct Binding {
@@ -46,8 +93,10 @@ pub struct Binding {
     pub expires_wall: UnixTime,
     /// When the binding was created or last refreshed.
     pub updated_at: Millis,
-    /// Where the REGISTER came from (NAT traversal, flows).
-    pub source: SocketAddr,
+    /// Where the REGISTER came from (NAT traversal, flows); see [`Binding::source`].
+    source: CompactAddr,
+    /// [`params_key`] of the raw Contact parameters this binding was last built from.
+    pub params_key: u64,
 }
 
 /// What a binding is made of, borrowed from a request.
@@ -68,6 +117,8 @@ pub struct BindingParts<'a> {
     pub expires_at: Millis,
     pub expires_wall: UnixTime,
     pub now: Millis,
+    /// [`params_key`] of the raw parameter text `params` was normalised from.
+    pub params_key: u64,
 }
 
 impl Binding {
@@ -102,8 +153,18 @@ impl Binding {
             expires_at: parts.expires_at,
             expires_wall: parts.expires_wall,
             updated_at: parts.now,
-            source: parts.source,
+            source: parts.source.into(),
+            params_key: parts.params_key,
         }
+    }
+
+    /// Where the REGISTER came from.
+    pub fn source(&self) -> SocketAddr {
+        self.source.into()
+    }
+
+    pub fn set_source(&mut self, source: SocketAddr) {
+        self.source = source.into();
     }
 
     /// The contact URI as registered.
@@ -447,8 +508,16 @@ mod tests {
     fn fixed_sizes_stay_small() {
         let binding = std::mem::size_of::<Binding>();
         let slot = std::mem::size_of::<AorSlot>();
-        assert!(binding <= 104, "Binding is {binding} bytes");
+        assert!(binding <= 96, "Binding is {binding} bytes");
         assert!(slot <= 64, "AorSlot is {slot} bytes");
+    }
+
+    #[test]
+    fn compact_addresses_round_trip() {
+        for a in ["192.0.2.1:5060", "[2001:db8::1]:5061", "0.0.0.0:0"] {
+            let a: SocketAddr = a.parse().unwrap();
+            assert_eq!(SocketAddr::from(CompactAddr::from(a)), a);
+        }
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub(super) struct Scratch {
     extra: Vec<u8>,
     pub(super) order: Vec<u32>,
     marks: Vec<Mark>,
+    /// Last single Allow header text and its method bits.
+    allow: (Vec<u8>, u16),
     date_second: u64,
     date: Vec<u8>,
 }
@@ -654,11 +656,7 @@ fn commit<A: Authorizer>(
     }
 
     // Commit: nothing below can fail.
-    let allow_mask = req
-        .msg
-        .headers_of(Hdr::Allow)
-        .map(|h| bindings::methods_mask(h.value))
-        .fold(0, |a, b| a | b);
+    let allow_mask = allow_mask(req, &mut r.scratch.allow);
     let source = (cx.dest_source(), cx.transport());
     let changes = Changes {
         req,
@@ -699,6 +697,25 @@ struct Counts {
     refreshed: u64,
     removed: u64,
     evicted: u64,
+}
+
+/// The method bits of the request's Allow headers, remembering the last single-header text:
+/// phones of one kind send the same Allow, so most requests skip parsing it.
+fn allow_mask(req: &Request<'_, '_>, memo: &mut (Vec<u8>, u16)) -> u16 {
+    let mut allows = req.msg.headers_of(Hdr::Allow);
+    let (Some(first), None) = (allows.next(), allows.next()) else {
+        return req
+            .msg
+            .headers_of(Hdr::Allow)
+            .map(|h| bindings::methods_mask(h.value))
+            .fold(0, |a, b| a | b);
+    };
+    if memo.0 != first.value {
+        memo.0.clear();
+        memo.0.extend_from_slice(first.value);
+        memo.1 = bindings::methods_mask(first.value);
+    }
+    memo.1
 }
 
 /// The validated change set of one REGISTER.
@@ -791,17 +808,22 @@ impl Changes<'_, '_, '_> {
             expires_at,
             expires_wall,
             now: self.now,
+            params_key: bindings::params_key(c.addr.params.raw()),
         })
     }
 
     fn refresh(&self, b: &mut Binding, p: &Planned<'_>, params: &mut Vec<u8>) {
         let c = &p.contact;
-        stored_params(c, params);
-        let same_text = b.uri() == c.addr.uri.raw
-            && b.params() == params.as_slice()
-            && b.call_id() == self.req.call_id
-            && b.path() == self.path;
-        if !same_text {
+        let key = bindings::params_key(c.addr.params.raw());
+        let same_strings =
+            b.uri() == c.addr.uri.raw && b.call_id() == self.req.call_id && b.path() == self.path;
+        // The same raw parameter text as last time (the usual refresh) needs no rebuilding;
+        // otherwise compare the normalised form.
+        let same_params = b.params_key == key || {
+            stored_params(c, params);
+            b.params() == params.as_slice()
+        };
+        if !(same_strings && same_params) {
             *b = self.build(p, params);
             return;
         }
@@ -812,8 +834,9 @@ impl Changes<'_, '_, '_> {
         b.q = c.q.unwrap_or(Q_NONE);
         b.methods = self.methods(c);
         b.updated_at = self.now;
-        b.source = self.source.0;
+        b.set_source(self.source.0);
         b.transport = self.source.1;
+        b.params_key = key;
     }
 }
 

@@ -263,7 +263,7 @@ impl<'b> Iterator for ParamIter<'b> {
         // `;` can only hide inside a quoted value.
         let mut i = 0;
         loop {
-            let Some(off) = memchr::memchr2(b';', b'"', &after[i..]) else {
+            let Some(off) = scan::find_any(&after[i..], b";\"") else {
                 i = after.len();
                 break;
             };
@@ -388,7 +388,7 @@ impl<'b> NameAddr<'b> {
                 Some(display)
             };
             let after = &s[lt + 1..];
-            let gt = memchr::memchr(b'>', after).ok_or(HeaderError::NameAddr)?;
+            let gt = scan::find_any(after, b">").ok_or(HeaderError::NameAddr)?;
             let uri = Uri::parse(&after[..gt], limits)?;
             let mut tag = None;
             let params = HeaderParams::parse_with(&after[gt + 1..], |n, v| {

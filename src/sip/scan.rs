@@ -177,18 +177,47 @@ pub fn trim_lws(s: &[u8]) -> &[u8] {
     &s[..end]
 }
 
+/// Index of the first byte equal to one of `needles` (1 to 3 bytes), eight bytes at a time
+/// (SWAR "has a zero byte" on `w ^ needle`, exact for the first hit). Header values are short,
+/// so this beats `memchr`, whose set-up costs more than the scan itself at these sizes.
+#[inline]
+pub fn find_any(s: &[u8], needles: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    debug_assert!((1..=3).contains(&needles.len()));
+    let n0 = ONES * u64::from(needles[0]);
+    let n1 = ONES * u64::from(needles[needles.len().min(2) - 1]);
+    let n2 = ONES * u64::from(needles[needles.len() - 1]);
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let hits = zero(w ^ n0) | zero(w ^ n1) | zero(w ^ n2);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|b| needles.contains(b))
+        .map(|p| at + p)
+}
+
 /// Index of the first `stop` byte outside quoted strings and `<...>` (the length of `s` if
 /// there is none). Quoted strings honour `\` escapes. Returns `None` on an unterminated quote.
 /// Jumps between interesting bytes with `memchr` rather than walking every byte.
 pub fn find_outside_quotes(s: &[u8], stop: u8) -> Option<usize> {
     let mut i = 0;
-    while let Some(off) = memchr::memchr3(stop, b'"', b'<', &s[i..]) {
+    while let Some(off) = find_any(&s[i..], &[stop, b'"', b'<']) {
         let at = i + off;
         match s[at] {
             b if b == stop => return Some(at),
             b'"' => i = at + quoted_string_end(&s[at..])?,
             // b'<': skip to the matching '>' (URIs never contain '>').
-            _ => match memchr::memchr(b'>', &s[at..]) {
+            _ => match find_any(&s[at..], b">") {
                 Some(gt) => i = at + gt + 1,
                 None => return Some(s.len()),
             },
@@ -205,7 +234,7 @@ pub fn quoted_string_end(s: &[u8]) -> Option<usize> {
     debug_assert_eq!(s.first(), Some(&b'"'));
     let mut i = 1;
     loop {
-        let off = memchr::memchr2(b'"', b'\\', s.get(i..)?)?;
+        let off = find_any(s.get(i..)?, b"\"\\")?;
         let at = i + off;
         if s[at] == b'"' {
             return Some(at + 1);
@@ -304,6 +333,23 @@ pub fn split_once_outside(s: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_any_finds_the_first_needle() {
+        let s = b"abcdefgh;ijklmnop\"qrstuvwxyz<";
+        assert_eq!(find_any(s, b";"), Some(8));
+        assert_eq!(find_any(s, b"<\""), Some(17));
+        assert_eq!(find_any(s, b"<"), Some(28));
+        assert_eq!(find_any(s, b"#"), None);
+        assert_eq!(find_any(b"", b";"), None);
+        // High bytes and borrows across lanes do not produce false hits.
+        assert_eq!(find_any(b"\xff\x80\x01\x00\xfe;", b";"), Some(5));
+        for n in 0..40 {
+            let mut v = vec![b'x'; n];
+            v.push(b',');
+            assert_eq!(find_any(&v, b",\""), Some(n));
+        }
+    }
 
     #[test]
     fn token_eq_folds_case_only() {

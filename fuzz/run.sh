@@ -14,8 +14,8 @@
 #   FUZZ_EXTRA_ARGS  extra libFuzzer flags, appended last
 #
 # Each target fuzzes a working corpus fuzz/corpus/<target>/ (ignored by git), seeded from
-# fuzz/corpus/seed-<kind>/ (and tests/data/rfc4475/*.dat for the message targets, when that
-# folder exists). Crashes land in fuzz/artifacts/<target>/, logs in fuzz/artifacts/logs/.
+# fuzz/corpus/seed-<kind>/ folders (and tests/data/rfc4475/*.dat for the message targets,
+# when that folder exists). Crashes land in fuzz/artifacts/<target>/, logs in fuzz/artifacts/logs/.
 # Prints one summary line per target; exits 1 if any target found a crash, timeout or OOM,
 # 2 if the targets do not build.
 set -uo pipefail
@@ -23,7 +23,8 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-ALL_TARGETS=(parse_message parse_message_lenient parse_uri parse_digest_credentials write_response)
+ALL_TARGETS=(parse_message parse_message_lenient parse_uri parse_digest_credentials write_response
+    registrar_handle)
 seconds="${FUZZ_SECONDS:-60}"
 toolchain="${FUZZ_TOOLCHAIN-nightly}"
 sanitizer="${FUZZ_SANITIZER:-address}"
@@ -34,6 +35,7 @@ seed_dir_for() {
         parse_message | parse_message_lenient | write_response) echo fuzz/corpus/seed-message ;;
         parse_uri) echo fuzz/corpus/seed-uri ;;
         parse_digest_credentials) echo fuzz/corpus/seed-credentials ;;
+        registrar_handle) echo fuzz/corpus/seed-registrar fuzz/corpus/seed-message ;;
         *) return 1 ;;
     esac
 }
@@ -96,16 +98,18 @@ extra=(${FUZZ_EXTRA_ARGS:-})
 failed=0
 summaries=()
 for t in "${targets[@]}"; do
-    seed="$(seed_dir_for "$t")"
+    seeds="$(seed_dir_for "$t")"
     corpus="fuzz/corpus/$t"
     artifacts="fuzz/artifacts/$t"
     log="fuzz/artifacts/logs/$t.log"
     mkdir -p "$corpus" "$artifacts"
-    for f in "$seed"/*; do
-        [ -e "$corpus/$(basename "$f")" ] || cp "$f" "$corpus/"
+    for seed in $seeds; do
+        for f in "$seed"/*; do
+            [ -e "$corpus/$(basename "$f")" ] || cp "$f" "$corpus/"
+        done
     done
-    case "$seed" in
-        */seed-message)
+    case "$seeds" in
+        *seed-message*)
             if compgen -G "tests/data/rfc4475/*.dat" >/dev/null; then
                 for f in tests/data/rfc4475/*.dat; do
                     dst="$corpus/rfc4475-$(basename "$f")"

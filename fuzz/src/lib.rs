@@ -729,3 +729,95 @@ fn check_response(out: &[u8], req: &Request<'_, '_>, amend: ViaAmend) {
         assert_eq!(to.tag(), Some(want), "response To tag");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// registrar_handle
+// ---------------------------------------------------------------------------------------------
+
+/// Separates the messages of one `registrar_handle` input (no SIP message holds NULs).
+pub const MESSAGE_SEPARATOR: &[u8] = b"\0\0";
+
+/// Feeds up to four messages (the input split at [`MESSAGE_SEPARATOR`]) to a fresh
+/// `Registrar` with the default configuration, one second apart, over UDP then TCP, and
+/// checks every response it chooses to send, the malformed-request salvage path included:
+/// it goes back to the source host (the same connection on a stream), and our strict parser frames it as one response with
+/// the status code the outcome names, a Via, and a body exactly as long as its Content-Length.
+pub fn check_registrar(data: &[u8]) {
+    use registrar::registrar::{Config, Millis, Outcome, Registrar, Source, Transport, UnixTime};
+
+    let mut r = Registrar::new(Config::default(), Millis(0)).expect("default config is valid");
+    let mut out = Vec::new();
+    let mut rest = data;
+    for i in 0..4u64 {
+        let (msg, next) = match rest
+            .windows(MESSAGE_SEPARATOR.len())
+            .position(|w| w == MESSAGE_SEPARATOR)
+        {
+            Some(p) if i < 3 => (&rest[..p], Some(&rest[p + MESSAGE_SEPARATOR.len()..])),
+            _ => (rest, None),
+        };
+        for transport in [Transport::Udp, Transport::Tcp] {
+            let src = Source {
+                addr: std::net::SocketAddr::new(AMENDS[0].source_ip, AMENDS[0].source_port),
+                transport,
+            };
+            let now = Millis(i * 1000);
+            match r.handle(now, UnixTime(1_700_000_000 + i), src, msg, &mut out) {
+                Outcome::Respond { code, dest } => {
+                    // RFC 3261 §18.2.2 / RFC 3581: UDP answers go to the source IP (the port
+                    // may come from Via); stream answers go back on the connection.
+                    if transport.is_stream() {
+                        assert_eq!(dest, src.addr, "stream response sent off the connection");
+                    } else {
+                        assert_eq!(dest.ip(), src.addr.ip(), "UDP response sent to another host");
+                    }
+                    check_registrar_response(&out, code, msg);
+                }
+                Outcome::Drop(_) => {}
+            }
+        }
+        r.handle_timeout(Millis(i * 1000 + 500));
+        match next {
+            Some(n) => rest = n,
+            None => break,
+        }
+    }
+}
+
+fn check_registrar_response(out: &[u8], code: u16, request: &[u8]) {
+    let cfg = ParserConfig {
+        limits: Limits {
+            max_message_bytes: 1 << 20,
+            ..Limits::default()
+        },
+        ..strict()
+    };
+    let mut h = [Header::EMPTY; 4 * MAX_HEADERS];
+    for framing in [Framing::Datagram, Framing::Stream] {
+        let m = match message::parse(out, &mut h, framing, &cfg) {
+            Ok(Status::Complete(m)) => m,
+            other => panic!(
+                "the registrar's {code} response does not re-parse ({framing:?}): {other:?}\n\
+                 response: {:?}\nrequest: {:?}",
+                show(out),
+                show(request)
+            ),
+        };
+        assert!(
+            matches!(m.start, StartLine::Response { code: c, .. } if c == code),
+            "status line {:?} does not carry the outcome's code {code}",
+            m.start
+        );
+        assert_eq!(m.len, out.len(), "response framed short: trailing bytes");
+        assert_eq!(
+            m.content_length,
+            Some(m.body.len()),
+            "response body and Content-Length disagree"
+        );
+        assert!(
+            m.header(Hdr::Via).is_some(),
+            "response without a Via: {:?}",
+            show(out)
+        );
+    }
+}

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 
 use foldhash::quality::RandomState;
 use hashbrown::HashTable;
+use smallvec::SmallVec;
 
 use super::{Millis, Transport, UnixTime};
 use crate::timer::{TimerKey, TimerWheel};
@@ -76,9 +77,6 @@ pub struct Binding {
     uri_len: u16,
     params_len: u16,
     call_id_len: u16,
-    /// Where `+sip.instance`'s value sits inside the parameters (`instance_len == 0`: none).
-    instance_off: u16,
-    instance_len: u16,
     /// `q` in thousandths, or [`Q_NONE`].
     pub q: u16,
     /// RFC 5626 `reg-id` (0: none; valid values are 1..2^31).
@@ -87,10 +85,9 @@ pub struct Binding {
     /// Methods the contact accepts (bit set of [`method_bit`]); 0 means no restriction.
     pub methods: u16,
     pub transport: Transport,
-    /// Monotonic deadline.
+    /// Monotonic deadline (the wall-clock deadline, which persistence stores, follows from it:
+    /// see [`Binding::expires_wall`]).
     pub expires_at: Millis,
-    /// The same deadline in wall-clock time (what persistence stores).
-    pub expires_wall: UnixTime,
     /// When the binding was created or last refreshed.
     pub updated_at: Millis,
     /// Where the REGISTER came from (NAT traversal, flows); see [`Binding::source`].
@@ -106,8 +103,6 @@ pub struct BindingParts<'a> {
     pub params: &'a [u8],
     pub call_id: &'a [u8],
     pub path: &'a [u8],
-    /// `+sip.instance`'s value: must be a subslice of `params`.
-    pub instance: Option<&'a [u8]>,
     pub cseq: u32,
     pub q: u16,
     pub reg_id: u32,
@@ -115,7 +110,6 @@ pub struct BindingParts<'a> {
     pub source: SocketAddr,
     pub transport: Transport,
     pub expires_at: Millis,
-    pub expires_wall: UnixTime,
     pub now: Millis,
     /// [`params_key`] of the raw parameter text `params` was normalised from.
     pub params_key: u64,
@@ -131,10 +125,6 @@ impl Binding {
         text.extend_from_slice(parts.params);
         text.extend_from_slice(parts.call_id);
         text.extend_from_slice(parts.path);
-        let (instance_off, instance_len) = parts
-            .instance
-            .and_then(|i| Some((subslice_offset(parts.params, i)?, i.len())))
-            .map_or((0, 0), |(off, len)| (off as u16, len as u16));
         debug_assert!(parts.uri.len() <= usize::from(u16::MAX));
         debug_assert!(parts.params.len() <= usize::from(u16::MAX));
         debug_assert!(parts.call_id.len() <= usize::from(u16::MAX));
@@ -143,15 +133,12 @@ impl Binding {
             uri_len: parts.uri.len() as u16,
             params_len: parts.params.len() as u16,
             call_id_len: parts.call_id.len() as u16,
-            instance_off,
-            instance_len,
             q: parts.q,
             reg_id: parts.reg_id,
             cseq: parts.cseq,
             methods: parts.methods,
             transport: parts.transport,
             expires_at: parts.expires_at,
-            expires_wall: parts.expires_wall,
             updated_at: parts.now,
             source: parts.source.into(),
             params_key: parts.params_key,
@@ -191,13 +178,19 @@ impl Binding {
         &self.text[start..]
     }
 
-    /// `+sip.instance` without quotes.
+    /// `+sip.instance` without quotes (found in the stored parameters when asked: it is only
+    /// needed to match RFC 5626 registrations).
     pub fn instance(&self) -> Option<&[u8]> {
-        (self.instance_len > 0).then(|| {
-            let p = self.params();
-            let off = usize::from(self.instance_off);
-            &p[off..off + usize::from(self.instance_len)]
-        })
+        crate::sip::header::HeaderParams::parse(self.params())
+            .ok()?
+            .get(b"+sip.instance")
+            .flatten()
+            .map(crate::sip::header::unquote)
+    }
+
+    /// The deadline in wall-clock time, given the current monotonic and wall-clock times.
+    pub fn expires_wall(&self, now: Millis, wall: UnixTime) -> UnixTime {
+        UnixTime(wall.0.saturating_add(self.remaining_s(now)))
     }
 
     /// Seconds left, rounded up (0 once expired).
@@ -218,12 +211,6 @@ impl Binding {
     pub fn heap_bytes(&self) -> usize {
         self.text.len()
     }
-}
-
-fn subslice_offset(outer: &[u8], inner: &[u8]) -> Option<usize> {
-    let o = outer.as_ptr() as usize;
-    let i = inner.as_ptr() as usize;
-    (i >= o && i + inner.len() <= o + outer.len()).then(|| i - o)
 }
 
 /// Bit for a method in [`Binding::methods`]; 0 for methods without a bit. Methods are
@@ -264,12 +251,15 @@ pub struct AorRef {
     generation: u32,
 }
 
+/// The bindings of one AoR: most AoRs hold one, kept inline (no allocation of its own).
+pub type Bindings = SmallVec<[Binding; 1]>;
+
 /// One AoR and its bindings.
 #[derive(Debug)]
 pub struct AorSlot {
     key: Box<[u8]>,
     generation: u32,
-    pub bindings: Vec<Binding>,
+    pub bindings: Bindings,
     timer: Option<TimerKey>,
     /// Bumped on every change to the bindings (RFC 3680 reginfo `version`).
     pub version: u32,
@@ -353,7 +343,7 @@ impl BindingTable {
         &mut self,
         key: &[u8],
         slot: Option<u32>,
-        change: impl FnOnce(&mut Vec<Binding>) -> R,
+        change: impl FnOnce(&mut Bindings) -> R,
     ) -> R {
         let index = match slot {
             Some(i) => i,
@@ -380,7 +370,7 @@ impl BindingTable {
                 self.slots.push(AorSlot {
                     key: key.into(),
                     generation: 0,
-                    bindings: Vec::new(),
+                    bindings: Bindings::new(),
                     timer: None,
                     version: 0,
                 });
@@ -406,7 +396,7 @@ impl BindingTable {
             self.wheel.cancel(t);
         }
         s.key = Box::default();
-        s.bindings = Vec::new();
+        s.bindings = Bindings::new();
         s.generation = s.generation.wrapping_add(1);
         self.free.push(index);
     }
@@ -486,7 +476,11 @@ impl BindingTable {
                 .iter()
                 .map(|s| {
                     s.key.len()
-                        + s.bindings.capacity() * std::mem::size_of::<Binding>()
+                        + if s.bindings.spilled() {
+                            s.bindings.capacity() * std::mem::size_of::<Binding>()
+                        } else {
+                            0
+                        }
                         + s.bindings.iter().map(Binding::heap_bytes).sum::<usize>()
                 })
                 .sum::<usize>()
@@ -508,8 +502,8 @@ mod tests {
     fn fixed_sizes_stay_small() {
         let binding = std::mem::size_of::<Binding>();
         let slot = std::mem::size_of::<AorSlot>();
-        assert!(binding <= 96, "Binding is {binding} bytes");
-        assert!(slot <= 64, "AorSlot is {slot} bytes");
+        assert!(binding <= 80, "Binding is {binding} bytes");
+        assert!(slot <= 120, "AorSlot is {slot} bytes (one binding inline)");
     }
 
     #[test]

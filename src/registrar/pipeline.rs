@@ -468,7 +468,7 @@ fn commit<A: Authorizer>(
         }
         if let Some(i) = slot {
             let removed = r.table.slot(i).bindings.len() as u64;
-            r.table.update(aor, Some(i), Vec::clear);
+            r.table.update(aor, Some(i), |v| v.clear());
             r.stats.bindings_removed += removed;
         }
         r.stats.accepted += 1;
@@ -661,7 +661,6 @@ fn commit<A: Authorizer>(
     let changes = Changes {
         req,
         now,
-        wall,
         allow_mask,
         source,
         path: &path,
@@ -722,7 +721,6 @@ fn allow_mask(req: &Request<'_, '_>, memo: &mut (Vec<u8>, u16)) -> u16 {
 struct Changes<'a, 'b, 'h> {
     req: &'a Request<'b, 'h>,
     now: Millis,
-    wall: UnixTime,
     allow_mask: u16,
     source: (SocketAddr, super::Transport),
     path: &'a [u8],
@@ -731,7 +729,7 @@ struct Changes<'a, 'b, 'h> {
 }
 
 impl Changes<'_, '_, '_> {
-    fn apply(&self, v: &mut Vec<Binding>, params: &mut Vec<u8>) -> Counts {
+    fn apply(&self, v: &mut bindings::Bindings, params: &mut Vec<u8>) -> Counts {
         let mut counts = Counts::default();
         // Exact capacity: most AoRs hold one binding, and a default-grown Vec would hold
         // four (about 300 bytes wasted per AoR at a million AoRs).
@@ -775,26 +773,20 @@ impl Changes<'_, '_, '_> {
         c.methods().map_or(self.allow_mask, bindings::methods_mask)
     }
 
-    fn expiry(&self, p: &Planned<'_>) -> (Millis, UnixTime) {
-        let s = u64::from(p.expires_s);
-        (self.now.plus_s(s), UnixTime(self.wall.0.saturating_add(s)))
+    fn expiry(&self, p: &Planned<'_>) -> Millis {
+        self.now.plus_s(u64::from(p.expires_s))
     }
 
     fn build(&self, p: &Planned<'_>, params: &mut Vec<u8>) -> Binding {
         let c = &p.contact;
         stored_params(c, params);
-        let instance = c.instance().and_then(|i| {
-            // Locate the instance value inside the stored parameter text.
-            let pos = params.windows(i.len().max(1)).position(|w| w == i)?;
-            Some(&params[pos..pos + i.len()])
-        });
-        let (expires_at, expires_wall) = self.expiry(p);
+        let instance = c.instance();
+        let expires_at = self.expiry(p);
         Binding::new(BindingParts {
             uri: c.addr.uri.raw,
             params,
             call_id: self.req.call_id,
             path: self.path,
-            instance,
             cseq: self.req.cseq.number,
             q: c.q.unwrap_or(Q_NONE),
             reg_id: if instance.is_some() {
@@ -806,7 +798,6 @@ impl Changes<'_, '_, '_> {
             source: self.source.0,
             transport: self.source.1,
             expires_at,
-            expires_wall,
             now: self.now,
             params_key: bindings::params_key(c.addr.params.raw()),
         })
@@ -827,9 +818,7 @@ impl Changes<'_, '_, '_> {
             *b = self.build(p, params);
             return;
         }
-        let (at, wall) = self.expiry(p);
-        b.expires_at = at;
-        b.expires_wall = wall;
+        b.expires_at = self.expiry(p);
         b.cseq = self.req.cseq.number;
         b.q = c.q.unwrap_or(Q_NONE);
         b.methods = self.methods(c);

@@ -92,15 +92,24 @@ const NIL: u32 = u32::MAX;
 /// Cascade moves allowed per unit of `poll` budget: enough to bring one entry down all levels.
 const MOVES_PER_BUDGET: usize = NUM_LEVELS;
 
+use std::num::NonZeroU32;
+
 /// Handle to a scheduled entry: slab index + generation, so a stale key (entry already fired,
 /// cancelled, or its slot reused) can never cancel or be confused with a newer entry.
 ///
 /// The generation is a wrapping `u32`, so a key could only be confused with a newer entry after
-/// its slab slot has been reused 2^32 times.
+/// its slab slot has been reused 2^32 times. Generations are never 0, so `Option<TimerKey>`
+/// costs no more than a key (a binding table keeps one per AoR).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerKey {
     index: u32,
-    generation: u32,
+    generation: NonZeroU32,
+}
+
+/// The key generation for an entry generation (never 0 by the slab's invariant).
+fn key_generation(g: u32) -> NonZeroU32 {
+    debug_assert_ne!(g, 0);
+    NonZeroU32::new(g).unwrap_or(NonZeroU32::MIN)
 }
 
 /// One slab slot: a live entry, a free slot or a list sentinel.
@@ -171,7 +180,7 @@ impl<T> TimerWheel<T> {
             deadline_ms: 0,
             prev: list,
             next: list,
-            generation: 0,
+            generation: 1,
             value: None,
         }));
         Self {
@@ -207,7 +216,7 @@ impl<T> TimerWheel<T> {
         }
         TimerKey {
             index,
-            generation: self.entries[index as usize].generation,
+            generation: key_generation(self.entries[index as usize].generation),
         }
     }
 
@@ -323,7 +332,7 @@ impl<T> TimerWheel<T> {
     fn live_entry(&self, key: TimerKey) -> Option<&Entry<T>> {
         self.entries
             .get(key.index as usize)
-            .filter(|entry| entry.generation == key.generation && entry.value.is_some())
+            .filter(|entry| entry.generation == key.generation.get() && entry.value.is_some())
     }
 
     fn is_live(&self, key: TimerKey) -> bool {
@@ -348,7 +357,7 @@ impl<T> TimerWheel<T> {
             deadline_ms,
             prev: NIL,
             next: NIL,
-            generation: 0,
+            generation: 1,
             value: Some(value),
         });
         index
@@ -359,10 +368,11 @@ impl<T> TimerWheel<T> {
         let entry = &mut self.entries[index as usize];
         let key = TimerKey {
             index,
-            generation: entry.generation,
+            generation: key_generation(entry.generation),
         };
         let value = entry.value.take();
-        entry.generation = entry.generation.wrapping_add(1);
+        // Wraps past 0: generations are never 0.
+        entry.generation = entry.generation.wrapping_add(1).max(1);
         entry.prev = NIL;
         entry.next = self.free_head;
         self.free_head = index;
@@ -625,6 +635,7 @@ mod tests {
         assert_eq!(size_of::<Entry<u32>>(), 32);
         assert_eq!(size_of::<Entry<Box<u64>>>(), 32);
         assert_eq!(size_of::<TimerKey>(), 8);
+        assert_eq!(size_of::<Option<TimerKey>>(), 8);
     }
 
     #[test]
@@ -780,12 +791,12 @@ mod tests {
         // Keys that never existed, or point at sentinels, are stale too.
         let bogus = TimerKey {
             index: 3,
-            generation: 0,
+            generation: NonZeroU32::MIN,
         };
         assert_eq!(wheel.cancel(bogus), None);
         let bogus = TimerKey {
             index: u32::MAX,
-            generation: 0,
+            generation: NonZeroU32::MIN,
         };
         assert_eq!(wheel.cancel(bogus), None);
         assert_eq!(collect(&mut wheel, 100, 10), [(new, 2)]);

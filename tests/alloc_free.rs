@@ -276,3 +276,71 @@ fn rejecting_a_malformed_request_allocates_nothing() {
     });
     assert_eq!(n, 0);
 }
+
+/// The registrar's hot path: once its buffers have grown, refreshing a binding (parse, §10.3,
+/// 200 OK written, timer moved) allocates nothing, and neither does a redirect lookup.
+#[test]
+fn refresh_and_redirect_allocate_nothing() {
+    use registrar::registrar::{Config, Millis, Registrar, Source, Transport, UnixTime};
+    let src = Source {
+        addr: "10.0.0.2:5060".parse().unwrap(),
+        transport: Transport::Udp,
+    };
+    let mut reg = Registrar::new(Config::default(), Millis(0)).unwrap();
+    let mut out = Vec::with_capacity(4096);
+    let refresh = |cseq: u32| {
+        String::from_utf8(REGISTER.to_vec())
+            .unwrap()
+            .replace("CSeq: 4711", &format!("CSeq: {cseq}"))
+    };
+    let invite = "INVITE sip:bob@ex.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK1\r\n\
+        From: <sip:alice@ex.com>;tag=1\r\nTo: <sip:bob@ex.com>\r\nCall-ID: inv1\r\n\
+        CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    // Warm-up: the first REGISTER creates the binding and grows every scratch buffer.
+    let messages: Vec<String> = (4711..4720).map(refresh).collect();
+    reg.handle(
+        Millis(0),
+        UnixTime(1_795_564_800),
+        src,
+        messages[0].as_bytes(),
+        &mut out,
+    );
+    reg.handle(
+        Millis(1),
+        UnixTime(1_795_564_800),
+        src,
+        messages[1].as_bytes(),
+        &mut out,
+    );
+    reg.handle(
+        Millis(1),
+        UnixTime(1_795_564_800),
+        src,
+        invite.as_bytes(),
+        &mut out,
+    );
+    let n = allocations_during(|| {
+        for (i, m) in messages[2..].iter().enumerate() {
+            let now = Millis(2 + i as u64);
+            reg.handle(now, UnixTime(1_795_564_801), src, m.as_bytes(), &mut out);
+            assert!(
+                out.starts_with(b"SIP/2.0 200 OK"),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
+            reg.handle(
+                now,
+                UnixTime(1_795_564_801),
+                src,
+                invite.as_bytes(),
+                &mut out,
+            );
+            assert!(
+                out.starts_with(b"SIP/2.0 302"),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+    });
+    assert_eq!(n, 0, "allocations on the refresh/redirect path");
+}

@@ -181,8 +181,8 @@ impl Binding {
     /// `+sip.instance` without quotes (found in the stored parameters when asked: it is only
     /// needed to match RFC 5626 registrations).
     pub fn instance(&self) -> Option<&[u8]> {
-        crate::sip::header::HeaderParams::parse(self.params())
-            .ok()?
+        // The stored parameters were normalised from a validated list.
+        crate::sip::header::HeaderParams::trusted(self.params())
             .get(b"+sip.instance")
             .flatten()
             .map(crate::sip::header::unquote)

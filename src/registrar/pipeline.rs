@@ -872,8 +872,8 @@ fn binding_matches(
     instance: Option<&[u8]>,
     reg_id: u32,
 ) -> bool {
-    if let (Some(i), Some(bi)) = (instance, b.instance()) {
-        if reg_id != 0 && b.reg_id != 0 {
+    if reg_id != 0 && b.reg_id != 0 {
+        if let (Some(i), Some(bi)) = (instance, b.instance()) {
             return i == bi && reg_id == b.reg_id;
         }
     }

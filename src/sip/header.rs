@@ -207,6 +207,12 @@ impl<'b> HeaderParams<'b> {
 
     pub const EMPTY: HeaderParams<'static> = HeaderParams { raw: b"" };
 
+    /// Wraps parameter text this crate wrote itself from a validated list (e.g. what a
+    /// binding stores), skipping validation.
+    pub fn trusted(raw: &'b [u8]) -> HeaderParams<'b> {
+        HeaderParams { raw }
+    }
+
     /// The raw text, starting with `;` (or empty).
     pub fn raw(&self) -> &'b [u8] {
         self.raw
@@ -286,13 +292,28 @@ impl<'b> Iterator for ParamIter<'b> {
 }
 
 fn parse_generic_param(item: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeaderError> {
-    let item = scan::trim_lws(item);
-    let (name, value) = match item.iter().position(|&b| b == b'=') {
-        Some(e) => (
-            scan::trim_lws(&item[..e]),
-            Some(scan::trim_lws(&item[e + 1..])),
-        ),
-        None => (item, None),
+    let eq = item.iter().position(|&b| b == b'=');
+    // White space around the name, the `=` or the value is rare: trim only when it is there.
+    let spaced = |s: &[u8]| {
+        s.first()
+            .zip(s.last())
+            .is_some_and(|(&f, &l)| f <= b' ' || l <= b' ')
+    };
+    let (name, value) = match eq {
+        Some(e) if !spaced(&item[..e]) && !spaced(&item[e + 1..]) => {
+            (&item[..e], Some(&item[e + 1..]))
+        }
+        None if !spaced(item) => (item, None),
+        _ => {
+            let item = scan::trim_lws(item);
+            match item.iter().position(|&b| b == b'=') {
+                Some(e) => (
+                    scan::trim_lws(&item[..e]),
+                    Some(scan::trim_lws(&item[e + 1..])),
+                ),
+                None => (item, None),
+            }
+        }
     };
     if !scan::all_token(name) {
         return Err(HeaderError::Param);

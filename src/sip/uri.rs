@@ -288,6 +288,24 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
     })
 }
 
+/// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each octet 0..=255 and
+/// without leading zeros (as `std` reads it), parsed without going through `str`.
+fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split(|&b| b == b'.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p[0] == b'0') {
+            return None;
+        }
+        let v = p.iter().try_fold(0u16, |a, &d| {
+            d.is_ascii_digit().then(|| a * 10 + u16::from(d - b'0'))
+        })?;
+        *o = u8::try_from(v).ok()?;
+    }
+    parts.next().is_none().then(|| Ipv4Addr::from(octets))
+}
+
 /// `hostport = host [ ":" port ]`
 pub fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, &[u8], Option<u16>), UriError> {
     let (host_raw, port_raw) = if s.first() == Some(&b'[') {
@@ -331,26 +349,26 @@ pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
     }
     if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
         // Only an IPv4 address may have an all-numeric last label.
-        let text = std::str::from_utf8(s).map_err(|_| UriError::Host)?;
-        return text
-            .parse::<Ipv4Addr>()
-            .map(Host::V4)
-            .map_err(|_| UriError::Host);
+        return parse_ipv4(s).map(Host::V4).ok_or(UriError::Host);
     }
+    // One pass over the labels: each starts and ends with an alphanumeric, and the last
+    // (toplabel) starts with a letter.
     let name = trim_dot(s);
-    let mut labels = name.split(|&b| b == b'.').peekable();
-    while let Some(label) = labels.next() {
+    let mut label_start = 0;
+    for i in 0..=name.len() {
+        if i < name.len() && name[i] != b'.' {
+            continue;
+        }
+        let label = &name[label_start..i];
         // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
         let ok = !label.is_empty()
             && label[0].is_ascii_alphanumeric()
             && label[label.len() - 1].is_ascii_alphanumeric();
-        if !ok {
-            return Err(UriError::Host);
-        }
         // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
-        if labels.peek().is_none() && !label[0].is_ascii_alphabetic() {
+        if !ok || (i == name.len() && !label[0].is_ascii_alphabetic()) {
             return Err(UriError::Host);
         }
+        label_start = i + 1;
     }
     Ok(Host::Name(s))
 }
@@ -741,6 +759,25 @@ mod tests {
         assert!(eq("sip:m;d=d;d", "sip:m;d=d;d"));
         assert!(!eq("sip:h?a=1&a=1", "sip:h?a=1&b=2"));
         assert!(eq("sip:h?a=1&b=2", "sip:h?b=2&a=1"));
+    }
+
+    #[test]
+    fn ipv4_parses_like_std() {
+        for t in [
+            "0.0.0.0",
+            "192.0.2.1",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..2.3",
+            "1.2.3.",
+            "",
+            "1.2.3.4a",
+        ] {
+            assert_eq!(parse_ipv4(t.as_bytes()), t.parse().ok(), "{t}");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 ALL_TARGETS=(parse_message parse_message_lenient parse_uri parse_digest_credentials write_response
-    registrar_handle)
+    registrar_handle decode_journal)
 seconds="${FUZZ_SECONDS:-60}"
 toolchain="${FUZZ_TOOLCHAIN-nightly}"
 sanitizer="${FUZZ_SANITIZER:-address}"
@@ -36,6 +36,7 @@ seed_dir_for() {
         parse_uri) echo fuzz/corpus/seed-uri ;;
         parse_digest_credentials) echo fuzz/corpus/seed-credentials ;;
         registrar_handle) echo fuzz/corpus/seed-registrar fuzz/corpus/seed-message ;;
+        decode_journal) echo fuzz/corpus/seed-journal ;;
         *) return 1 ;;
     esac
 }

@@ -821,3 +821,36 @@ fn check_registrar_response(out: &[u8], code: u16, request: &[u8]) {
         );
     }
 }
+
+/// `journal::decode` on arbitrary bytes: never panics; every record it accepts borrows from
+/// the input; it stops at the first error (reporting it once); and re-decoding the accepted
+/// prefix gives the same records (the decoder is deterministic and prefix-closed).
+pub fn check_journal(data: &[u8]) {
+    use registrar::registrar::journal;
+    let mut accepted = Vec::new();
+    let mut errors = 0;
+    for r in journal::decode(data) {
+        match r {
+            Ok(rec) => {
+                assert!(errors == 0, "a record after an error");
+                assert!(is_within(data, rec.aor), "aor borrows from the input");
+                for b in &rec.bindings {
+                    for s in [b.uri, b.params, b.call_id, b.path] {
+                        assert!(is_within(data, s), "binding strings borrow from the input");
+                    }
+                }
+                accepted.push(rec);
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    assert!(errors <= 1, "decoding stops at the first error");
+    // The accepted records end where the first error (or the input) starts.
+    let mut end = 0;
+    for _ in &accepted {
+        let len = u32::from_le_bytes([data[end], data[end + 1], data[end + 2], data[end + 3]]);
+        end += 4 + len as usize;
+    }
+    let again: Vec<_> = journal::decode(&data[..end]).collect::<Result<_, _>>().expect("prefix");
+    assert_eq!(again, accepted, "re-decoding the accepted prefix");
+}

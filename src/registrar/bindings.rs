@@ -188,6 +188,25 @@ impl Binding {
             .map(crate::sip::header::unquote)
     }
 
+    /// Compares this binding's `+sip.instance` with `instance` (as [`Binding::instance`] gives
+    /// it): `None` if the binding has none. Most UAs put the instance first, and then it is
+    /// found without splitting the parameters: stored parameters are normalised
+    /// (`;name=value`, no white space), so a leading `;+sip.instance="<instance>"` followed by
+    /// `;` or the end is that parameter exactly, provided the instance holds no `"` or `\`
+    /// that could end or escape the quoted string elsewhere.
+    pub fn instance_is(&self, instance: &[u8]) -> Option<bool> {
+        const LEAD: &[u8] = b";+sip.instance=\"";
+        let params = self.params();
+        if let Some(rest) = params.strip_prefix(LEAD) {
+            if let Some(after) = rest.strip_prefix(instance) {
+                if matches!(after, [b'"'] | [b'"', b';', ..]) && !has_quote_or_backslash(instance) {
+                    return Some(true);
+                }
+            }
+        }
+        self.instance().map(|bi| bi == instance)
+    }
+
     /// The deadline in wall-clock time, given the current monotonic and wall-clock times.
     pub fn expires_wall(&self, now: Millis, wall: UnixTime) -> UnixTime {
         UnixTime(wall.0.saturating_add(self.remaining_s(now)))
@@ -211,6 +230,22 @@ impl Binding {
     pub fn heap_bytes(&self) -> usize {
         self.text.len()
     }
+}
+
+/// True if `s` holds `"` or `\\` (eight bytes at a time: instances are about 50 bytes).
+fn has_quote_or_backslash(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut words = s.chunks_exact(8);
+    let mut found = 0;
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let x = u64::from_le_bytes(b);
+        found |= zero_byte(x ^ (ONES * u64::from(b'"'))) | zero_byte(x ^ (ONES * u64::from(b'\\')));
+    }
+    found != 0 || words.remainder().iter().any(|&b| b == b'"' || b == b'\\')
 }
 
 /// Bit for a method in [`Binding::methods`]; 0 for methods without a bit. Methods are
@@ -345,6 +380,17 @@ impl BindingTable {
         slot: Option<u32>,
         change: impl FnOnce(&mut Bindings) -> R,
     ) -> R {
+        self.update_slot(key, slot, change).0
+    }
+
+    /// [`update`](Self::update), also giving the AoR's slot afterwards (None once it has no
+    /// bindings and was freed), so the caller can read the bindings without a second lookup.
+    pub fn update_slot<R>(
+        &mut self,
+        key: &[u8],
+        slot: Option<u32>,
+        change: impl FnOnce(&mut Bindings) -> R,
+    ) -> (R, Option<u32>) {
         let index = match slot {
             Some(i) => i,
             None => self.insert_slot(key),
@@ -355,8 +401,9 @@ impl BindingTable {
         let r = change(&mut s.bindings);
         self.binding_count = self.binding_count - before + s.bindings.len();
         s.version = s.version.wrapping_add(1);
+        let live = !s.bindings.is_empty();
         self.reschedule(index);
-        r
+        (r, live.then_some(index))
     }
 
     fn insert_slot(&mut self, key: &[u8]) -> u32 {

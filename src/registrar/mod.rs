@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod bindings;
 pub mod config;
+pub mod journal;
 mod pipeline;
 mod response;
 
@@ -121,6 +122,8 @@ pub struct Registrar<A: Authorizer = Open> {
     /// Random per-registrar state for To tags.
     tag_seed: foldhash::quality::RandomState,
     scratch: pipeline::Scratch,
+    /// Persistence effects not yet taken by the shell.
+    journal: journal::Journal,
 }
 
 impl Registrar<Open> {
@@ -141,6 +144,7 @@ impl<A: Authorizer> Registrar<A> {
             stats: Stats::default(),
             tag_seed: foldhash::quality::RandomState::default(),
             scratch: pipeline::Scratch::default(),
+            journal: journal::Journal::default(),
         })
     }
 
@@ -170,6 +174,13 @@ impl<A: Authorizer> Registrar<A> {
     /// When [`handle_timeout`](Self::handle_timeout) next has work.
     pub fn poll_timeout(&self) -> Option<Millis> {
         self.table.next_expiry()
+    }
+
+    /// Moves the persistence effects recorded since the last call into `out`: one AoR
+    /// snapshot per committed change (see [`journal`]). Call once per loop turn and hand the
+    /// bytes to the store.
+    pub fn take_journal(&mut self, out: &mut Vec<u8>) {
+        self.journal.take(out);
     }
 
     pub fn stats(&self) -> &Stats {

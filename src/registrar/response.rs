@@ -7,9 +7,11 @@ use crate::sip::request::Request;
 use crate::sip::scan;
 use crate::sip::writer::{self, ViaAmend};
 
-/// The fixed part of every response to `req`: status line and echoed headers.
+/// The fixed part of every response to `req` (parsed from `buf`): status line and echoed
+/// headers.
 pub fn begin(
     out: &mut Vec<u8>,
+    buf: &[u8],
     req: &Request<'_, '_>,
     amend: ViaAmend,
     to_tag: &[u8],
@@ -18,7 +20,7 @@ pub fn begin(
 ) {
     out.clear();
     writer::status_line(out, code, reason);
-    writer::echo_headers(out, req, amend, to_tag);
+    writer::echo_headers_from(out, buf, req, amend, to_tag);
 }
 
 /// `q` as a qvalue: `1`, `0.5`, `0.125`.

@@ -12,18 +12,25 @@ use super::request::Request;
 
 /// Appends `n` in decimal.
 #[inline]
-pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+pub fn push_u64(out: &mut Vec<u8>, n: u64) {
+    let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let mut tmp = [b'0'; 20];
+    let mut rest = n;
+    for d in tmp[..digits].iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
-    out.extend_from_slice(&tmp[i..]);
+    push_prefix(out, &tmp, digits);
+}
+
+/// Appends the first `len` bytes of `tmp`. Copying the whole fixed-size array and then
+/// truncating compiles to a few moves, where a variable-length copy would call `memcpy`.
+#[inline]
+fn push_prefix<const N: usize>(out: &mut Vec<u8>, tmp: &[u8; N], len: usize) {
+    debug_assert!(len <= N);
+    let start = out.len();
+    out.extend_from_slice(tmp);
+    out.truncate(start + len);
 }
 
 /// Appends an IP address in the form used in `received` (IPv6 without brackets, RFC 3261
@@ -31,12 +38,26 @@ pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     use std::io::Write;
     if let IpAddr::V4(v4) = ip {
+        // At most "255.255.255.255": 15 bytes.
+        let mut tmp = [0u8; 16];
+        let mut len = 0;
         for (i, octet) in v4.octets().into_iter().enumerate() {
             if i > 0 {
-                out.push(b'.');
+                tmp[len] = b'.';
+                len += 1;
             }
-            push_u64(out, u64::from(octet));
+            if octet >= 100 {
+                tmp[len] = b'0' + octet / 100;
+                len += 1;
+            }
+            if octet >= 10 {
+                tmp[len] = b'0' + octet / 10 % 10;
+                len += 1;
+            }
+            tmp[len] = b'0' + octet % 10;
+            len += 1;
         }
+        push_prefix(out, &tmp, len);
         return;
     }
     // Writing to a Vec cannot fail; `write!` formats without an intermediate String.
@@ -45,15 +66,28 @@ pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
 
 /// `Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF`
 pub fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
-    out.extend_from_slice(b"SIP/2.0 ");
-    push_u64(out, u64::from(code));
-    out.push(b' ');
+    if (100..=999).contains(&code) {
+        // `Status-Code` is three digits (§25.1): the line head is one fixed-size copy.
+        let mut head = *b"SIP/2.0 000 ";
+        head[8] += (code / 100) as u8;
+        head[9] += (code / 10 % 10) as u8;
+        head[10] += (code % 10) as u8;
+        out.extend_from_slice(&head);
+    } else {
+        out.extend_from_slice(b"SIP/2.0 ");
+        push_u64(out, u64::from(code));
+        out.push(b' ');
+    }
     // A reason phrase may not hold CR or LF; anything from a peer is scrubbed.
-    out.extend(
-        reason
-            .iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-    );
+    if reason.iter().any(|&b| b == b'\r' || b == b'\n') {
+        out.extend(
+            reason
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
+    } else {
+        out.extend_from_slice(reason);
+    }
     out.extend_from_slice(b"\r\n");
 }
 
@@ -99,20 +133,235 @@ pub fn echo_headers(out: &mut Vec<u8>, req: &Request<'_, '_>, amend: ViaAmend, t
             }
             Hdr::Via => header(out, b"Via", h.value),
             Hdr::From => header(out, b"From", h.value),
-            Hdr::To => {
-                out.extend_from_slice(b"To: ");
-                push_value(out, h.value);
-                if req.to.tag().is_none() {
-                    out.extend_from_slice(b";tag=");
-                    out.extend_from_slice(to_tag);
-                }
-                out.extend_from_slice(b"\r\n");
-            }
+            Hdr::To => write_to(out, h.value, req, to_tag),
             Hdr::CallId => header(out, b"Call-ID", h.value),
             Hdr::CSeq => header(out, b"CSeq", h.value),
             _ => {}
         }
     }
+}
+
+/// Writes what [`echo_headers`] writes, copying straight from `buf` (the bytes `req` was
+/// parsed from) every stretch that needs no change.
+///
+/// An echoed line is copied as it stands when it is already in the form `echo_headers`
+/// writes: the canonical name, `": "`, a value without line breaks, then CRLF. Such lines that
+/// follow each other in the request (From, To, Call-ID and CSeq often do) become one copy, and
+/// only the top Via (`received`, `rport`) and a To without a tag are written piecewise. Any
+/// other line (compact or odd-cased name, other spacing, a folded value) is written as
+/// `echo_headers` would. Why: a response is mostly copies of short request lines, and each
+/// separate copy costs a `memcpy` call.
+pub fn echo_headers_from(
+    out: &mut Vec<u8>,
+    buf: &[u8],
+    req: &Request<'_, '_>,
+    amend: ViaAmend,
+    to_tag: &[u8],
+) {
+    let mut copy = Copy {
+        buf,
+        start: 0,
+        end: 0,
+    };
+    let mut top_done = false;
+    for h in req.msg.headers {
+        let name: &[u8] = match h.kind {
+            Hdr::Via => b"Via",
+            Hdr::From => b"From",
+            Hdr::To => b"To",
+            Hdr::CallId => b"Call-ID",
+            Hdr::CSeq => b"CSeq",
+            _ => continue,
+        };
+        let Some(line) = Line::find(buf, h.name, h.value, name) else {
+            copy.flush(out);
+            match h.kind {
+                Hdr::Via if !top_done => {
+                    top_done = true;
+                    out.extend_from_slice(b"Via: ");
+                    write_top_via(out, h.value, req, amend);
+                    out.extend_from_slice(b"\r\n");
+                }
+                Hdr::To => write_to(out, h.value, req, to_tag),
+                _ => header(out, name, h.value),
+            }
+            continue;
+        };
+        match h.kind {
+            Hdr::Via if !top_done => {
+                top_done = true;
+                copy_top_via(out, &mut copy, line, req, amend);
+            }
+            Hdr::To if req.to.tag().is_none() => {
+                copy.take(out, line.start, line.value_end);
+                copy.flush(out);
+                out.extend_from_slice(b";tag=");
+                out.extend_from_slice(to_tag);
+                copy.take(out, line.value_end, line.end);
+            }
+            _ => copy.take(out, line.start, line.end),
+        }
+    }
+    copy.flush(out);
+}
+
+/// A header line of `buf` in the form [`header`] writes, by offsets into `buf`.
+#[derive(Clone, Copy)]
+struct Line {
+    start: usize,
+    value_start: usize,
+    value_end: usize,
+    /// After the CRLF.
+    end: usize,
+}
+
+impl Line {
+    /// The line of the header with `name` and `value` (slices of `buf`) if it reads exactly
+    /// `<canonical>: <value>CRLF` and the value holds no CR or LF (nor other controls).
+    #[inline]
+    fn find(buf: &[u8], name: &[u8], value: &[u8], canonical: &[u8]) -> Option<Line> {
+        let base = buf.as_ptr() as usize;
+        let start = (name.as_ptr() as usize).wrapping_sub(base);
+        let value_start = (value.as_ptr() as usize).wrapping_sub(base);
+        let value_end = value_start.checked_add(value.len())?;
+        let end = value_end.checked_add(2)?;
+        if end > buf.len()
+            || name != canonical
+            || value_start != start.checked_add(name.len() + 2)?
+            || buf[value_start - 2..value_start] != *b": "
+            || buf[value_end..end] != *b"\r\n"
+            || has_line_break(value)
+        {
+            return None;
+        }
+        debug_assert!(buf[start..value_end].starts_with(name));
+        debug_assert!(buf[start..value_end].ends_with(value));
+        Some(Line {
+            start,
+            value_start,
+            value_end,
+            end,
+        })
+    }
+}
+
+/// True if `s` may hold CR or LF: it holds a byte below 0x0e (CR), HTAB and escaped controls
+/// included, which only sends such rare values down the careful path. Eight bytes at a time,
+/// without early exit: header values are short, and a search routine's set-up would cost more.
+#[inline]
+fn has_line_break(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // High bit set in each byte below 0x0e (exact for a limit of at most 0x80).
+    let below = |x: u64| x.wrapping_sub(ONES * 0x0e) & !x & HIGHS;
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    if s.len() < 8 {
+        return s.iter().any(|&b| b < 0x0e);
+    }
+    // The last word overlaps the others when the length is not a multiple of eight.
+    let mut found = below(word(s.len() - 8));
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        found |= below(word(i));
+        i += 8;
+    }
+    found != 0
+}
+
+/// A pending copy of `buf[start..end]`: adjacent stretches join into one copy.
+struct Copy<'a> {
+    buf: &'a [u8],
+    start: usize,
+    end: usize,
+}
+
+impl Copy<'_> {
+    /// Adds `buf[from..to]` after what is pending.
+    #[inline]
+    fn take(&mut self, out: &mut Vec<u8>, from: usize, to: usize) {
+        if from != self.end {
+            self.flush(out);
+            self.start = from;
+        }
+        self.end = to;
+    }
+
+    /// Writes what is pending (before anything not from `buf` is written).
+    #[inline]
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        if self.start != self.end {
+            out.extend_from_slice(&self.buf[self.start..self.end]);
+            self.start = self.end;
+        }
+    }
+}
+
+/// The top Via line, copied from `buf` around the amendments [`write_top_via`] makes.
+fn copy_top_via(
+    out: &mut Vec<u8>,
+    copy: &mut Copy<'_>,
+    line: Line,
+    req: &Request<'_, '_>,
+    amend: ViaAmend,
+) {
+    let via = &req.via;
+    let base = copy.buf.as_ptr() as usize;
+    let top_start = via.raw.as_ptr() as usize - base;
+    let top_end = top_start + via.raw.len();
+    debug_assert!(line.value_start <= top_start && top_end <= line.value_end);
+    match bare_rport_end(via) {
+        Some(end) => {
+            copy.take(out, line.start, top_start + end);
+            copy.flush(out);
+            out.push(b'=');
+            push_u64(out, u64::from(amend.source_port));
+            copy.take(out, top_start + end, top_end);
+        }
+        None => copy.take(out, line.start, top_end),
+    }
+    if needs_received(via, amend) {
+        copy.flush(out);
+        out.extend_from_slice(b";received=");
+        push_ip(out, amend.source_ip);
+    }
+    copy.take(out, top_end, line.end);
+}
+
+/// Writes the To line, adding the tag if it had none.
+fn write_to(out: &mut Vec<u8>, value: &[u8], req: &Request<'_, '_>, to_tag: &[u8]) {
+    out.extend_from_slice(b"To: ");
+    push_value(out, value);
+    if req.to.tag().is_none() {
+        out.extend_from_slice(b";tag=");
+        out.extend_from_slice(to_tag);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Where a bare `rport` (no value) ends in the top Via's text, so its value can be filled in.
+fn bare_rport_end(via: &super::header::Via<'_>) -> Option<usize> {
+    match via.rport() {
+        Some(None) => via
+            .params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(b"rport"))
+            .map(|(n, _)| n.as_ptr() as usize - via.raw.as_ptr() as usize + n.len()),
+        _ => None,
+    }
+}
+
+/// §18.2.1: `received` unless sent-by is the source address; RFC 3581 §4: always with `rport`.
+fn needs_received(via: &super::header::Via<'_>, amend: ViaAmend) -> bool {
+    let sent_by_is_source = match via.host {
+        super::uri::Host::V4(ip) => IpAddr::V4(ip) == amend.source_ip,
+        super::uri::Host::V6(ip) => IpAddr::V6(ip) == amend.source_ip,
+        super::uri::Host::Name(_) => false,
+    };
+    via.received().is_none() && (!sent_by_is_source || via.rport().is_some())
 }
 
 /// Writes the value of the first Via header with the top element amended.
@@ -122,16 +371,7 @@ fn write_top_via(out: &mut Vec<u8>, value: &[u8], req: &Request<'_, '_>, amend: 
     let top_start = via.raw.as_ptr() as usize - base;
     let top_end = top_start + via.raw.len();
     let raw = via.raw;
-    let rport = via.rport();
-    // Where a bare `rport` sits, so its value can be filled in.
-    let bare_rport_end = match rport {
-        Some(None) => via
-            .params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(b"rport"))
-            .map(|(n, _)| n.as_ptr() as usize - raw.as_ptr() as usize + n.len()),
-        _ => None,
-    };
+    let bare_rport_end = bare_rport_end(via);
     push_value(out, &value[..top_start]);
     match bare_rport_end {
         Some(end) => {
@@ -142,12 +382,7 @@ fn write_top_via(out: &mut Vec<u8>, value: &[u8], req: &Request<'_, '_>, amend: 
         }
         None => push_value(out, raw),
     }
-    let sent_by_is_source = match via.host {
-        super::uri::Host::V4(ip) => IpAddr::V4(ip) == amend.source_ip,
-        super::uri::Host::V6(ip) => IpAddr::V6(ip) == amend.source_ip,
-        super::uri::Host::Name(_) => false,
-    };
-    if via.received().is_none() && (!sent_by_is_source || rport.is_some()) {
+    if needs_received(via, amend) {
         out.extend_from_slice(b";received=");
         push_ip(out, amend.source_ip);
     }
@@ -308,6 +543,110 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out)
         );
+    }
+
+    /// `echo_headers_from` copies stretches of the request instead of writing each header:
+    /// it must write exactly what `echo_headers` writes, whatever the request's spelling
+    /// (compact and odd-cased names, spacing, folds, tabs, tags, Via lists, rport forms).
+    #[test]
+    fn echo_from_buffer_writes_what_echo_writes() {
+        let vias = [
+            "Via: SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1\r\n",
+            "Via: SIP/2.0/UDP pc.example.com;branch=z9hG4bK1;rport=7\r\n",
+            "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1;received=10.0.0.9\r\n",
+            "Via: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1\r\n",
+            "Via: SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK1;RPORT\r\n",
+            "v: SIP/2.0/UDP 10.0.0.1;rport;branch=z9hG4bK1\r\n",
+            "VIA: SIP/2.0/UDP 10.0.0.1;rport;branch=z9hG4bK1\r\n",
+            "Via:SIP/2.0/UDP 10.0.0.1;rport;branch=z9hG4bK1\r\n",
+            "Via:  SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1 \r\n",
+            "Via: SIP/2.0/UDP 10.0.0.1 ;rport ;branch=z9hG4bK1, SIP/2.0/UDP p2;branch=z9hG4bK2\r\n",
+            "Via: SIP/2.0/UDP 10.0.0.1;rport;branch=z9hG4bK1,\r\n SIP/2.0/UDP p2;branch=z9hG4bK2\r\n",
+            "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP p2;branch=z9hG4bK2\r\n",
+            "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nv: SIP/2.0/UDP p2\t;branch=z9hG4bK2\r\n",
+        ];
+        let rests = [
+            "From: <sip:a@b.c>;tag=1\r\nTo: <sip:a@b.c>\r\nCall-ID: x@y\r\nCSeq: 1 REGISTER\r\n",
+            "From: <sip:a@b.c>;tag=1\r\nTo: <sip:a@b.c>;tag=9\r\nCall-ID: x@y\r\nCSeq: 1 REGISTER\r\n",
+            "f: <sip:a@b.c>;tag=1\r\nt: <sip:a@b.c>\r\ni: x@y\r\nCSeq: 1 REGISTER\r\n",
+            "Max-Forwards: 70\r\nTo: \"A\" <sip:a@b.c>\r\nFrom: <sip:a@b.c>;tag=1\r\nContact: *\r\n\
+             Call-ID: x@y\r\nExpires: 0\r\nCSeq: 1 REGISTER\r\n",
+            "From: <sip:a@b.c>\r\n ;tag=1\r\nTo:\t<sip:a@b.c>\r\nCall-Id: x@y\r\ncseq: 1 REGISTER\r\n",
+            "From: <sip:a@b.c>;tag=1   \r\nTo: <sip:a@b.c> \r\nCall-ID:   x@y\r\nCSeq: 1\tREGISTER\r\n",
+            "From: \"\\\"q\\\" \\\\\" <sip:a@b.c>;tag=1\r\nTo: <sip:a@b.c>\r\nCall-ID: x@y\r\nCSeq: 1 REGISTER\r\n",
+        ];
+        let sources = ["10.0.0.1:5060", "192.0.2.7:40000", "[2001:db8::1]:5060"];
+        let mut checked = 0;
+        for via in vias {
+            for rest in rests {
+                let msg =
+                    format!("REGISTER sip:b.c SIP/2.0\r\n{via}{rest}Content-Length: 0\r\n\r\n");
+                let mut cfg = ParserConfig::default();
+                cfg.leniency.allow_bare_lf = true;
+                let mut h = [Header::EMPTY; 32];
+                let Ok(Status::Complete(req)) =
+                    Request::parse(msg.as_bytes(), &mut h, Framing::Datagram, &cfg)
+                else {
+                    continue;
+                };
+                for src in sources {
+                    let src: std::net::SocketAddr = src.parse().unwrap();
+                    let amend = ViaAmend {
+                        source_ip: src.ip(),
+                        source_port: src.port(),
+                    };
+                    let (mut old, mut new) = (b"x".to_vec(), b"x".to_vec());
+                    echo_headers(&mut old, &req, amend, b"T0");
+                    echo_headers_from(&mut new, msg.as_bytes(), &req, amend, b"T0");
+                    assert_eq!(
+                        String::from_utf8_lossy(&new),
+                        String::from_utf8_lossy(&old),
+                        "{msg}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 150, "only {checked} requests parsed");
+    }
+
+    #[test]
+    fn line_breaks_are_seen_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..len {
+                for b in [b'\r', b'\n', 0, b'\t'] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    assert!(has_line_break(&v), "{len} {at} {b}");
+                }
+            }
+            assert!(!has_line_break(&vec![b'~'; len]));
+            assert!(!has_line_break(&vec![0xff; len]));
+        }
+    }
+
+    #[test]
+    fn short_numbers_and_addresses() {
+        for n in [0u64, 9, 10, 99, 100, 5060, 65_535, 4_294_967_296, u64::MAX] {
+            let mut v = b"x".to_vec();
+            push_u64(&mut v, n);
+            assert_eq!(v, format!("x{n}").as_bytes());
+        }
+        for ip in [
+            "0.0.0.0",
+            "10.0.0.1",
+            "192.168.100.255",
+            "255.255.255.255",
+            "2001:db8::1",
+        ] {
+            let mut v = b"x".to_vec();
+            push_ip(&mut v, ip.parse().unwrap());
+            assert_eq!(v, format!("x{ip}").as_bytes());
+        }
+        let mut v = Vec::new();
+        status_line(&mut v, 200, b"OK");
+        status_line(&mut v, 42, b"Odd\r\nCode");
+        assert_eq!(v, b"SIP/2.0 200 OK\r\nSIP/2.0 42 Odd  Code\r\n");
     }
 
     /// RFC 3581 §4: rport gets the source port, and received is added even if equal.

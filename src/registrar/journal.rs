@@ -1,0 +1,275 @@
+//! Persistence effects: what the core hands the store.
+//!
+//! After every committed change to an AoR whose domain is not memory-only, the core appends
+//! one *AoR snapshot* record to its journal: the AoR and all of its current bindings, with
+//! absolute wall-clock expiries. A snapshot with no bindings records a removal. Replaying a
+//! journal in order and keeping the last record per AoR, then dropping bindings whose expiry
+//! has passed, gives back the table: records are idempotent, removals and evictions are
+//! explicit (replication and restarts never resurrect a deleted binding), and expiry needs
+//! no record at all because it follows from the stored wall-clock time.
+//!
+//! The shell drains the journal with [`Journal::take`] once per loop turn and hands the
+//! bytes to the store, which frames and checksums them; answers that must wait for
+//! durability are released after that (a later issue).
+//!
+//! Record layout (little-endian), `len` counting the bytes after itself:
+//!
+//! ```text
+//! u32 len | u8 version (1) | u16 aor_len | aor | u16 count | count × binding
+//! binding: u16 uri_len | u16 params_len | u16 call_id_len | u16 path_len
+//!          | uri | params | call_id | path
+//!          | u32 cseq | u16 q | u32 reg_id | u16 methods | u8 transport
+//!          | u64 expires_wall_s | u64 updated_wall_s
+//!          | u8 family (4 or 6) | [u8; 16] ip | u16 port
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use super::bindings::Binding;
+use super::{Millis, Transport, UnixTime};
+
+const VERSION: u8 = 1;
+
+/// The journal of one registrar core: encoded records in a reusable buffer (no allocation
+/// per record once it has grown).
+#[derive(Debug, Default)]
+pub struct Journal {
+    buf: Vec<u8>,
+    records: usize,
+}
+
+impl Journal {
+    /// Appends a snapshot of `aor` with `bindings` (those still live at `now`).
+    pub fn record(&mut self, aor: &[u8], bindings: &[Binding], now: Millis, wall: UnixTime) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        self.buf.push(VERSION);
+        put_bytes16(&mut self.buf, aor);
+        let live = bindings.iter().filter(|b| b.is_live(now));
+        self.buf
+            .extend_from_slice(&(live.clone().count() as u16).to_le_bytes());
+        for b in live {
+            encode_binding(&mut self.buf, b, now, wall);
+        }
+        let len = (self.buf.len() - start - 4) as u32;
+        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.records += 1;
+    }
+
+    /// Records appended since the last [`take`](Self::take).
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Moves the encoded records into `out` (cleared first), leaving the journal empty and
+    /// keeping both buffers' capacity.
+    pub fn take(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        std::mem::swap(&mut self.buf, out);
+        self.records = 0;
+    }
+}
+
+fn put_bytes16(buf: &mut Vec<u8>, s: &[u8]) {
+    // Every string the core stores is bounded far below 64 KiB by its limits.
+    debug_assert!(s.len() <= usize::from(u16::MAX));
+    buf.extend_from_slice(&(s.len() as u16).to_le_bytes());
+    buf.extend_from_slice(s);
+}
+
+fn encode_binding(buf: &mut Vec<u8>, b: &Binding, now: Millis, wall: UnixTime) {
+    for s in [b.uri(), b.params(), b.call_id(), b.path()] {
+        buf.extend_from_slice(&(s.len() as u16).to_le_bytes());
+    }
+    for s in [b.uri(), b.params(), b.call_id(), b.path()] {
+        buf.extend_from_slice(s);
+    }
+    buf.extend_from_slice(&b.cseq.to_le_bytes());
+    buf.extend_from_slice(&b.q.to_le_bytes());
+    buf.extend_from_slice(&b.reg_id.to_le_bytes());
+    buf.extend_from_slice(&b.methods.to_le_bytes());
+    buf.push(transport_code(b.transport));
+    buf.extend_from_slice(&b.expires_wall(now, wall).0.to_le_bytes());
+    let age_s = now.0.saturating_sub(b.updated_at.0) / 1000;
+    buf.extend_from_slice(&wall.0.saturating_sub(age_s).to_le_bytes());
+    let source = b.source();
+    let (family, ip) = match source.ip() {
+        IpAddr::V4(v4) => {
+            let mut ip = [0u8; 16];
+            ip[..4].copy_from_slice(&v4.octets());
+            (4u8, ip)
+        }
+        IpAddr::V6(v6) => (6u8, v6.octets()),
+    };
+    buf.push(family);
+    buf.extend_from_slice(&ip);
+    buf.extend_from_slice(&source.port().to_le_bytes());
+}
+
+fn transport_code(t: Transport) -> u8 {
+    match t {
+        Transport::Udp => 0,
+        Transport::Tcp => 1,
+        Transport::Tls => 2,
+        Transport::Ws => 3,
+        Transport::Wss => 4,
+    }
+}
+
+fn transport_from(code: u8) -> Option<Transport> {
+    Some(match code {
+        0 => Transport::Udp,
+        1 => Transport::Tcp,
+        2 => Transport::Tls,
+        3 => Transport::Ws,
+        4 => Transport::Wss,
+        _ => return None,
+    })
+}
+
+/// Why a record did not decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The bytes end inside a record.
+    Truncated,
+    /// An unknown record version.
+    Version,
+    /// A field holds a value no encoder writes (transport, family, length mismatch).
+    Invalid,
+}
+
+/// One binding as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindingRecord<'a> {
+    pub uri: &'a [u8],
+    pub params: &'a [u8],
+    pub call_id: &'a [u8],
+    pub path: &'a [u8],
+    pub cseq: u32,
+    pub q: u16,
+    pub reg_id: u32,
+    pub methods: u16,
+    pub transport: Transport,
+    pub expires_wall: UnixTime,
+    pub updated_wall: UnixTime,
+    pub source: SocketAddr,
+}
+
+/// One AoR snapshot as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AorRecord<'a> {
+    pub aor: &'a [u8],
+    pub bindings: Vec<BindingRecord<'a>>,
+}
+
+/// Decodes the records in `buf`, in order. Stops (yielding the error once) at the first
+/// record that does not decode: a torn tail is reported, never guessed at.
+pub fn decode(buf: &[u8]) -> impl Iterator<Item = Result<AorRecord<'_>, DecodeError>> {
+    let mut rest = buf;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if rest.is_empty() || failed {
+            return None;
+        }
+        let r = decode_one(&mut rest);
+        failed = r.is_err();
+        Some(r)
+    })
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.buf.len() < n {
+            return Err(DecodeError::Truncated);
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Ok(a)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.array().map(u16::from_le_bytes)
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        self.array().map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        self.array().map(u64::from_le_bytes)
+    }
+}
+
+fn decode_one<'a>(rest: &mut &'a [u8]) -> Result<AorRecord<'a>, DecodeError> {
+    let mut outer = Reader { buf: rest };
+    let len = outer.u32()? as usize;
+    let body = outer.take(len)?;
+    *rest = outer.buf;
+    let mut r = Reader { buf: body };
+    if r.u8()? != VERSION {
+        return Err(DecodeError::Version);
+    }
+    let aor_len = usize::from(r.u16()?);
+    let aor = r.take(aor_len)?;
+    let count = r.u16()?;
+    let mut bindings = Vec::with_capacity(usize::from(count).min(64));
+    for _ in 0..count {
+        let lens = [r.u16()?, r.u16()?, r.u16()?, r.u16()?];
+        let uri = r.take(usize::from(lens[0]))?;
+        let params = r.take(usize::from(lens[1]))?;
+        let call_id = r.take(usize::from(lens[2]))?;
+        let path = r.take(usize::from(lens[3]))?;
+        let cseq = r.u32()?;
+        let q = r.u16()?;
+        let reg_id = r.u32()?;
+        let methods = r.u16()?;
+        let transport = transport_from(r.u8()?).ok_or(DecodeError::Invalid)?;
+        let expires_wall = UnixTime(r.u64()?);
+        let updated_wall = UnixTime(r.u64()?);
+        let family = r.u8()?;
+        let ip: [u8; 16] = r.array()?;
+        let port = r.u16()?;
+        let ip = match family {
+            4 => IpAddr::V4(Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])),
+            6 => IpAddr::V6(Ipv6Addr::from(ip)),
+            _ => return Err(DecodeError::Invalid),
+        };
+        bindings.push(BindingRecord {
+            uri,
+            params,
+            call_id,
+            path,
+            cseq,
+            q,
+            reg_id,
+            methods,
+            transport,
+            expires_wall,
+            updated_wall,
+            source: SocketAddr::new(ip, port),
+        });
+    }
+    if !r.buf.is_empty() {
+        return Err(DecodeError::Invalid);
+    }
+    Ok(AorRecord { aor, bindings })
+}

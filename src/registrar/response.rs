@@ -101,7 +101,9 @@ pub fn salvage_400(out: &mut Vec<u8>, msg: &[u8], reason: &[u8], to_tag: &[u8]) 
             _ => continue,
         };
         // Only printable text is echoed.
-        if value.iter().any(|&b| b < b' ' && b != b'\t') || (slot != 0 && have[slot]) {
+        // Only text is echoed: the same rule as the parser (no control byte but HTAB, no DEL).
+        if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) || (slot != 0 && have[slot])
+        {
             continue;
         }
         have[slot] = true;

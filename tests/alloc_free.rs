@@ -310,11 +310,19 @@ fn refresh_and_redirect_allocate_nothing() {
         for (i, m) in messages[3..].iter().enumerate() {
             let now = Millis(4 + i as u64);
             reg.handle(now, wall, src, m.as_bytes(), &mut out);
-            assert!(out.starts_with(b"SIP/2.0 200 OK"), "{}", String::from_utf8_lossy(&out));
+            assert!(
+                out.starts_with(b"SIP/2.0 200 OK"),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
             reg.take_journal(&mut journal);
             assert!(!journal.is_empty(), "the refresh is journalled");
             reg.handle(now, wall, src, invite.as_bytes(), &mut out);
-            assert!(out.starts_with(b"SIP/2.0 302"), "{}", String::from_utf8_lossy(&out));
+            assert!(
+                out.starts_with(b"SIP/2.0 302"),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
         }
     });
     assert_eq!(n, 0, "allocations on the refresh/redirect path");

@@ -39,7 +39,7 @@ pub enum Hdr {
 /// Maps a header name to its kind. Compact forms: `i` Call-ID, `m` Contact, `e`
 /// Content-Encoding (Other), `l` Content-Length, `c` Content-Type, `f` From, `s` Subject,
 /// `k` Supported, `t` To, `v` Via, `o` Event.
-#[inline]
+#[inline(always)]
 pub fn classify(name: &[u8]) -> Hdr {
     if name.len() == 1 {
         return match name[0].to_ascii_lowercase() {
@@ -59,52 +59,42 @@ pub fn classify(name: &[u8]) -> Hdr {
     let Some(&first) = name.first() else {
         return Hdr::Other;
     };
-    // One candidate per (length, first letter): a single comparison decides.
+    // One candidate per (length, first letter): a single comparison decides. `eq_lower` is
+    // exact for any bytes, so a match also proves the name is a token.
     let (candidate, kind): (&[u8], Hdr) = match (name.len(), first | 0x20) {
-        (2, b't') => (b"To", Hdr::To),
-        (3, b'v') => (b"Via", Hdr::Via),
-        (4, b'f') => (b"From", Hdr::From),
-        (4, b'c') => (b"CSeq", Hdr::CSeq),
-        (4, b'p') => (b"Path", Hdr::Path),
-        (4, b'd') => (b"Date", Hdr::Date),
-        (5, b'a') => (b"Allow", Hdr::Allow),
-        (5, b'r') => (b"Route", Hdr::Route),
-        (5, b'e') => (b"Event", Hdr::Event),
-        (6, b'a') => (b"Accept", Hdr::Accept),
-        (7, b'c') if name[1] | 0x20 == b'a' => (b"Call-ID", Hdr::CallId),
-        (7, b'c') => (b"Contact", Hdr::Contact),
-        (7, b'e') => (b"Expires", Hdr::Expires),
-        (7, b'r') => (b"Require", Hdr::Require),
-        (7, b's') => (b"Subject", Hdr::Subject),
-        (9, b's') => (b"Supported", Hdr::Supported),
-        (10, b'u') => (b"User-Agent", Hdr::UserAgent),
-        (11, b'm') => (b"Min-Expires", Hdr::MinExpires),
-        (11, b'u') => (b"Unsupported", Hdr::Unsupported),
-        (12, b'm') => (b"Max-Forwards", Hdr::MaxForwards),
-        (12, b'c') => (b"Content-Type", Hdr::ContentType),
-        (12, b'r') => (b"Record-Route", Hdr::RecordRoute),
-        (13, b'a') => (b"Authorization", Hdr::Authorization),
-        (13, b'p') => (b"Proxy-Require", Hdr::ProxyRequire),
-        (14, b'c') => (b"Content-Length", Hdr::ContentLength),
-        (19, b'p') => (b"Proxy-Authorization", Hdr::ProxyAuthorization),
+        (2, b't') => (b"to", Hdr::To),
+        (3, b'v') => (b"via", Hdr::Via),
+        (4, b'f') => (b"from", Hdr::From),
+        (4, b'c') => (b"cseq", Hdr::CSeq),
+        (4, b'p') => (b"path", Hdr::Path),
+        (4, b'd') => (b"date", Hdr::Date),
+        (5, b'a') => (b"allow", Hdr::Allow),
+        (5, b'r') => (b"route", Hdr::Route),
+        (5, b'e') => (b"event", Hdr::Event),
+        (6, b'a') => (b"accept", Hdr::Accept),
+        (7, b'c') if name[1] | 0x20 == b'a' => (b"call-id", Hdr::CallId),
+        (7, b'c') => (b"contact", Hdr::Contact),
+        (7, b'e') => (b"expires", Hdr::Expires),
+        (7, b'r') => (b"require", Hdr::Require),
+        (7, b's') => (b"subject", Hdr::Subject),
+        (9, b's') => (b"supported", Hdr::Supported),
+        (10, b'u') => (b"user-agent", Hdr::UserAgent),
+        (11, b'm') => (b"min-expires", Hdr::MinExpires),
+        (11, b'u') => (b"unsupported", Hdr::Unsupported),
+        (12, b'm') => (b"max-forwards", Hdr::MaxForwards),
+        (12, b'c') => (b"content-type", Hdr::ContentType),
+        (12, b'r') => (b"record-route", Hdr::RecordRoute),
+        (13, b'a') => (b"authorization", Hdr::Authorization),
+        (13, b'p') => (b"proxy-require", Hdr::ProxyRequire),
+        (14, b'c') => (b"content-length", Hdr::ContentLength),
+        (19, b'p') => (b"proxy-authorization", Hdr::ProxyAuthorization),
         _ => return Hdr::Other,
     };
-    if name_eq(candidate, name) {
+    if scan::eq_lower(name, candidate) {
         kind
     } else {
         Hdr::Other
     }
-}
-
-/// Case-insensitive comparison of a header name (already checked to be a token) with a
-/// candidate made of letters and `-`: OR-ing 0x20 into every byte is exact for these.
-#[inline]
-fn name_eq(candidate: &[u8], name: &[u8]) -> bool {
-    candidate.len() == name.len()
-        && candidate
-            .iter()
-            .zip(name)
-            .all(|(x, y)| x | 0x20 == y | 0x20)
 }
 
 /// Why a header value did not parse.
@@ -808,57 +798,124 @@ pub fn parse_credentials(s: &[u8]) -> Result<Credentials<'_>, HeaderError> {
             params: rest,
         });
     }
+    digest_params(rest).map(Credentials::Digest)
+}
+
+/// `dig-resp *(COMMA dig-resp)`, `dig-resp = token LWS "=" LWS (token / quoted-string)`, in
+/// one pass: no element split, no second scan per value, one (length, letter) dispatch per
+/// name. White space is what the element-wise reading allowed: LWS (folds included) where
+/// an element or a value starts, and any run of SP, HTAB, CR, LF where one ends (before `=`,
+/// `,` and the end); empty elements are skipped.
+fn digest_params(mut rest: &[u8]) -> Result<DigestCredentials<'_>, HeaderError> {
+    const BAD: HeaderError = HeaderError::Credentials;
     let mut d = DigestCredentials::default();
-    for elem in elements(rest) {
-        let elem = elem.map_err(|_| HeaderError::Credentials)?;
-        if elem.is_empty() {
-            continue;
+    loop {
+        let lead = skip_trailing_ws(rest);
+        match lead.first() {
+            None => return Ok(d),
+            Some(b',') => {
+                rest = &lead[1..];
+                continue;
+            }
+            Some(_) => {}
         }
-        let eq = elem
-            .iter()
-            .position(|&b| b == b'=')
-            .ok_or(HeaderError::Credentials)?;
-        let name = scan::trim_lws(&elem[..eq]);
-        let raw = scan::trim_lws(&elem[eq + 1..]);
-        let quoted = raw.first() == Some(&b'"');
-        if !scan::all_token(name)
-            || (quoted && quoted_string_len(raw) != Some(raw.len()))
-            || (!quoted && !scan::all_token(raw))
-        {
-            return Err(HeaderError::Credentials);
+        // A non-empty element starts after LWS proper (a bare LF does not fold).
+        if lead.len() != rest.len() && scan::skip_lws(rest).len() != lead.len() {
+            return Err(BAD);
         }
-        let value = unquote(raw);
-        let slot = if eq_ic(name, b"username") {
-            &mut d.username
-        } else if eq_ic(name, b"realm") {
-            &mut d.realm
-        } else if eq_ic(name, b"nonce") {
-            &mut d.nonce
-        } else if eq_ic(name, b"uri") {
-            &mut d.uri
-        } else if eq_ic(name, b"response") {
-            &mut d.response
-        } else if eq_ic(name, b"algorithm") {
-            &mut d.algorithm
-        } else if eq_ic(name, b"cnonce") {
-            &mut d.cnonce
-        } else if eq_ic(name, b"opaque") {
-            &mut d.opaque
-        } else if eq_ic(name, b"qop") {
-            &mut d.qop
-        } else if eq_ic(name, b"nc") {
-            &mut d.nc
-        } else if eq_ic(name, b"userhash") {
-            &mut d.userhash
+        let at = lead;
+        // The name: up to the `=` when that is a known name (an exact match proves it is a
+        // token), else a token scan that may end in white space.
+        let (slot, after) = match scan::find_any(at, b"=") {
+            Some(eq) if let Some(slot) = digest_slot(&mut d, &at[..eq]) => {
+                (Some(slot), &at[eq + 1..])
+            }
+            _ => {
+                let n = at
+                    .iter()
+                    .position(|&b| !scan::is_token(b))
+                    .unwrap_or(at.len());
+                let after = skip_trailing_ws(&at[n..]).strip_prefix(b"=").ok_or(BAD)?;
+                let name = &at[..n];
+                if name.is_empty() {
+                    return Err(BAD);
+                }
+                (digest_slot(&mut d, name), after)
+            }
+        };
+        let v = skip_lws_fast(after);
+        let (value, tail) = if v.first() == Some(&b'"') {
+            let q = scan::quoted_string_end(v).ok_or(BAD)?;
+            (&v[1..q - 1], &v[q..])
         } else {
+            let t = v
+                .iter()
+                .position(|&b| !scan::is_token(b))
+                .unwrap_or(v.len());
+            (&v[..t], &v[t..])
+        };
+        let tail = skip_trailing_ws(tail);
+        rest = match tail.first() {
+            None => tail,
+            Some(b',') => &tail[1..],
+            Some(_) => return Err(BAD),
+        };
+        if value.is_empty() && v.first() != Some(&b'"') {
+            return Err(BAD);
+        }
+        let Some(slot) = slot else {
             continue;
         };
         if slot.is_some() {
-            return Err(HeaderError::Credentials);
+            return Err(BAD);
         }
         *slot = Some(value);
     }
-    Ok(Credentials::Digest(d))
+}
+
+/// [`scan::skip_lws`] with the common case, no white space, decided up front.
+#[inline]
+fn skip_lws_fast(s: &[u8]) -> &[u8] {
+    match s.first() {
+        Some(b' ' | b'\t' | b'\r') => scan::skip_lws(s),
+        _ => s,
+    }
+}
+
+/// The field of `d` for a dig-resp name (case-insensitive), `None` for an extension.
+#[inline]
+fn digest_slot<'d, 'b>(
+    d: &'d mut DigestCredentials<'b>,
+    name: &[u8],
+) -> Option<&'d mut Option<&'b [u8]>> {
+    let (candidate, slot): (&[u8], _) = match (name.len(), name.first()? | 0x20) {
+        (2, b'n') => (b"nc", &mut d.nc),
+        (3, b'u') => (b"uri", &mut d.uri),
+        (3, b'q') => (b"qop", &mut d.qop),
+        (5, b'r') => (b"realm", &mut d.realm),
+        (5, b'n') => (b"nonce", &mut d.nonce),
+        (6, b'c') => (b"cnonce", &mut d.cnonce),
+        (6, b'o') => (b"opaque", &mut d.opaque),
+        (8, b'u') if name[4] | 0x20 == b'h' => (b"userhash", &mut d.userhash),
+        (8, b'u') => (b"username", &mut d.username),
+        (8, b'r') => (b"response", &mut d.response),
+        (9, b'a') => (b"algorithm", &mut d.algorithm),
+        _ => return None,
+    };
+    scan::eq_lower(name, candidate).then_some(slot)
+}
+
+/// Skips any run of SP, HTAB, CR and LF (what trimming the end of an element removed).
+#[inline]
+fn skip_trailing_ws(s: &[u8]) -> &[u8] {
+    if !matches!(s.first(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+        return s;
+    }
+    let n = s
+        .iter()
+        .position(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(s.len());
+    &s[n..]
 }
 
 /// Parameters of a URI inside a header (used by the registrar for `transport` etc.).
@@ -971,6 +1028,133 @@ mod tests {
             .unwrap();
         assert_eq!(v.len(), 2);
         assert_eq!(v[1], b"\"N, M\" <sip:c@d.e>");
+    }
+
+    /// The element-wise reading `parse_credentials` replaced, kept as the reference model.
+    fn credentials_reference(s: &[u8]) -> Result<Credentials<'_>, HeaderError> {
+        let s = scan::trim_lws(s);
+        let end = s
+            .iter()
+            .position(|&b| scan::is_wsp(b) || b == b'\r')
+            .unwrap_or(s.len());
+        let (scheme, rest) = (&s[..end], scan::skip_lws(&s[end..]));
+        if !scan::all_token(scheme) {
+            return Err(HeaderError::Credentials);
+        }
+        if !eq_ic(scheme, b"Digest") {
+            return Ok(Credentials::Other {
+                scheme,
+                params: rest,
+            });
+        }
+        let mut d = DigestCredentials::default();
+        for elem in elements(rest) {
+            let elem = elem.map_err(|_| HeaderError::Credentials)?;
+            if elem.is_empty() {
+                continue;
+            }
+            let eq = elem
+                .iter()
+                .position(|&b| b == b'=')
+                .ok_or(HeaderError::Credentials)?;
+            let name = scan::trim_lws(&elem[..eq]);
+            let raw = scan::trim_lws(&elem[eq + 1..]);
+            let quoted = raw.first() == Some(&b'"');
+            if !scan::all_token(name)
+                || (quoted && quoted_string_len(raw) != Some(raw.len()))
+                || (!quoted && !scan::all_token(raw))
+            {
+                return Err(HeaderError::Credentials);
+            }
+            let value = unquote(raw);
+            let names: [&[u8]; 11] = [
+                b"username",
+                b"realm",
+                b"nonce",
+                b"uri",
+                b"response",
+                b"algorithm",
+                b"cnonce",
+                b"opaque",
+                b"qop",
+                b"nc",
+                b"userhash",
+            ];
+            let Some(i) = names.iter().position(|n| eq_ic(name, n)) else {
+                continue;
+            };
+            let slot = [
+                &mut d.username,
+                &mut d.realm,
+                &mut d.nonce,
+                &mut d.uri,
+                &mut d.response,
+                &mut d.algorithm,
+                &mut d.cnonce,
+                &mut d.opaque,
+                &mut d.qop,
+                &mut d.nc,
+                &mut d.userhash,
+            ]
+            .into_iter()
+            .nth(i)
+            .unwrap();
+            if slot.is_some() {
+                return Err(HeaderError::Credentials);
+            }
+            *slot = Some(value);
+        }
+        Ok(Credentials::Digest(d))
+    }
+
+    /// Mutated digest headers (bytes inserted, removed, replaced with the characters the
+    /// grammar cares about) parse exactly as the element-wise reference reads them.
+    #[test]
+    fn digest_credentials_match_the_reference_reading() {
+        let seeds: [&[u8]; 4] = [
+            b"Digest username=\"bob\", realm=\"ex.com\", nonce=\"ea9c8e88\", uri=\"sip:ex.com\", \
+response=\"dfe56131d1958046689d83306477ecc5\", algorithm=MD5, cnonce=\"0a4f113b\", \
+opaque=\"5ccc069c\", qop=auth, nc=00000001, userhash=false",
+            b"Digest USERNAME = \"a\\\"b\" ,\r\n realm=x,,nc=1 , Foo=\"<,>\"",
+            b"digest\tuserName=\"\",Realm=r\r\n\t,\r\n nc=2",
+            b"Digest uri=\"sip:a@b;x=y\", nonce=\"1\"",
+        ];
+        let alphabet = b" \t\r\n,=\"\\<>;aUhN0-";
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..60_000 {
+            let mut v = seeds[rnd(seeds.len())].to_vec();
+            for _ in 0..1 + rnd(4) {
+                let at = rnd(v.len() + 1);
+                let b = alphabet[rnd(alphabet.len())];
+                match rnd(3) {
+                    0 => v.insert(at, b),
+                    1 if at < v.len() => {
+                        v.remove(at);
+                    }
+                    _ if at < v.len() => v[at] = b,
+                    _ => v.push(b),
+                }
+            }
+            assert_eq!(
+                parse_credentials(&v),
+                credentials_reference(&v),
+                "{:?}",
+                String::from_utf8_lossy(&v)
+            );
+        }
+        for s in seeds {
+            assert!(
+                parse_credentials(s).is_ok(),
+                "{:?}",
+                String::from_utf8_lossy(s)
+            );
+        }
     }
 
     #[test]

@@ -154,6 +154,10 @@ pub enum Method<'b> {
 impl<'b> Method<'b> {
     /// Methods are case-sensitive (RFC 3261 §7.1).
     pub fn from_bytes(b: &'b [u8]) -> Method<'b> {
+        // The method a registrar sees most, as one word compare.
+        if b.len() == 8 && scan::load_u64(b, 0) == u64::from_le_bytes(*b"REGISTER") {
+            return Method::Register;
+        }
         match b {
             b"REGISTER" => Method::Register,
             b"INVITE" => Method::Invite,
@@ -277,46 +281,49 @@ pub fn parse<'b, 'h>(
     let start_pos = lines.pos;
     let over_limit = |end: usize| end - start_pos > config.limits.max_message_bytes;
 
-    let Some(first) = lines.next_line()? else {
-        return partial_or(
-            framing,
-            buf.len() - start_pos > config.limits.max_message_bytes,
-        );
-    };
-    let start = parse_start_line(first, config)?;
-
-    let mut count = 0;
-    let mut kinds = 0u32;
-    let mut content_length: Option<usize> = None;
-    loop {
-        // The common line first: `name: value` CRLF with no fold, tab or control byte.
-        let h = if let Some((h, next)) = fast_header_line(buf, lines.pos) {
-            if over_limit(next) {
-                return Err(Error::TooLarge);
-            }
-            lines.pos = next;
-            h
-        } else {
-            match slow_header_line(&mut lines, framing, &over_limit)? {
-                SlowLine::Header(h) => h,
-                SlowLine::End => break,
-                SlowLine::Partial(too_large) => return partial_or(framing, too_large),
-                SlowLine::WaitForFold => return Ok(Status::Partial),
-            }
+    let start = if let Some((start, next)) = fast_request_line(buf, start_pos, config) {
+        lines.pos = next;
+        start
+    } else {
+        let Some(first) = lines.next_line()? else {
+            return partial_or(
+                framing,
+                buf.len() - start_pos > config.limits.max_message_bytes,
+            );
         };
-        if h.kind == Hdr::ContentLength {
-            let v = scan::digits_u64(h.value).ok_or(Error::ContentLength)?;
-            let v = usize::try_from(v).unwrap_or(usize::MAX);
-            if content_length.is_some_and(|c| c != v) {
-                return Err(Error::ContentLength);
-            }
-            content_length = Some(v);
+        parse_start_line(first, config)?
+    };
+
+    let mut sink = Sink {
+        headers,
+        count: 0,
+        kinds: 0,
+        content_length: None,
+    };
+    // Where a line may end at the latest without making the message too large.
+    let limit_end = start_pos.saturating_add(config.limits.max_message_bytes);
+    loop {
+        // Runs of common lines first: `name: value` CRLF with no fold, tab or control byte.
+        let rest = sink.push_fast_lines(&buf[lines.pos..], buf.len().saturating_sub(limit_end))?;
+        lines.pos = buf.len() - rest.len();
+        // The blank line that ends the headers.
+        if buf[lines.pos..].starts_with(b"\r\n") {
+            lines.pos += 2;
+            break;
         }
-        let slot = headers.get_mut(count).ok_or(Error::TooManyHeaders)?;
-        kinds |= 1 << h.kind as u32;
-        *slot = h;
-        count += 1;
+        match slow_header_line(&mut lines, framing, &over_limit)? {
+            SlowLine::Header(h) => sink.push(h)?,
+            SlowLine::End => break,
+            SlowLine::Partial(too_large) => return partial_or(framing, too_large),
+            SlowLine::WaitForFold => return Ok(Status::Partial),
+        }
     }
+    let Sink {
+        headers,
+        count,
+        kinds,
+        content_length,
+    } = sink;
 
     let body_start = lines.pos;
     let available = buf.len() - body_start;
@@ -353,6 +360,69 @@ pub fn parse<'b, 'h>(
     }))
 }
 
+/// The caller's header array as it fills up, with what framing needs to know of it.
+struct Sink<'b, 'h> {
+    headers: &'h mut [Header<'b>],
+    count: usize,
+    /// See [`Message::kinds`].
+    kinds: u32,
+    content_length: Option<usize>,
+}
+
+impl<'b> Sink<'b, '_> {
+    #[inline]
+    fn push(&mut self, h: Header<'b>) -> Result<(), Error> {
+        if h.kind == Hdr::ContentLength {
+            content_length_seen(&mut self.content_length, h.value)?;
+        }
+        let slot = self
+            .headers
+            .get_mut(self.count)
+            .ok_or(Error::TooManyHeaders)?;
+        self.kinds |= 1 << h.kind as u32;
+        *slot = h;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Frames the run of common header lines at the start of `rest` (see
+    /// [`fast_header_line`]); returns what follows the run. At least `min_rest` bytes must
+    /// follow each line (the size limit). Kept apart from [`parse`], with the counters in
+    /// locals, so that the loop keeps its values in registers.
+    #[inline(never)]
+    fn push_fast_lines(&mut self, mut rest: &'b [u8], min_rest: usize) -> Result<&'b [u8], Error> {
+        let (mut count, mut kinds) = (self.count, self.kinds);
+        let headers = &mut *self.headers;
+        while let Some((h, next)) = fast_header_line(rest) {
+            if next.len() < min_rest {
+                return Err(Error::TooLarge);
+            }
+            if h.kind == Hdr::ContentLength {
+                content_length_seen(&mut self.content_length, h.value)?;
+            }
+            let slot = headers.get_mut(count).ok_or(Error::TooManyHeaders)?;
+            kinds |= 1 << h.kind as u32;
+            *slot = h;
+            count += 1;
+            rest = next;
+        }
+        (self.count, self.kinds) = (count, kinds);
+        Ok(rest)
+    }
+}
+
+/// Content-Length: `1*DIGIT`, and every copy must agree.
+#[cold]
+fn content_length_seen(seen: &mut Option<usize>, value: &[u8]) -> Result<(), Error> {
+    let v = scan::digits_u64(value).ok_or(Error::ContentLength)?;
+    let v = usize::try_from(v).unwrap_or(usize::MAX);
+    if seen.is_some_and(|c| c != v) {
+        return Err(Error::ContentLength);
+    }
+    *seen = Some(v);
+    Ok(())
+}
+
 /// What the general header-line path found.
 enum SlowLine<'b> {
     Header(Header<'b>),
@@ -364,47 +434,43 @@ enum SlowLine<'b> {
     WaitForFold,
 }
 
-/// The fast path for one header line: `token *WSP ":" *WSP value CRLF`, the value free of
+/// The fast path for one header line: `token ":" *SP value CRLF`, the value free of
 /// control bytes and tabs, and the next line present and not a continuation. Anything else
 /// (folds, tabs, bare LF, errors, the end of the buffer) is left to the general path, which
 /// decides with the same rules.
 #[inline]
-fn fast_header_line(buf: &[u8], pos: usize) -> Option<(Header<'_>, usize)> {
-    let rest = &buf[pos..];
-    let mut i = rest.iter().position(|&b| !scan::is_token(b))?;
-    if i == 0 {
+fn fast_header_line(rest: &[u8]) -> Option<(Header<'_>, &[u8])> {
+    // The name runs to the colon (the blank line, or any line not starting with a token
+    // byte, goes to the general path before the search). Classifying it first spares the
+    // per-byte token check for known names: `classify` matches exactly, so a known kind
+    // proves the name is a token.
+    if !scan::is_token(*rest.first()?) {
         return None;
     }
-    let name = &rest[..i];
-    while rest.get(i) == Some(&b' ') {
-        i += 1;
-    }
-    if rest.get(i) != Some(&b':') {
+    let colon = scan::find_any(rest, b":")?;
+    let name = &rest[..colon];
+    let kind = header::classify(name);
+    if kind == Hdr::Other && !scan::all_token(name) {
+        // White space before the colon, or not a token: the general path decides.
         return None;
     }
-    i += 1;
-    while rest.get(i) == Some(&b' ') {
-        i += 1;
-    }
-    let value_start = i;
-    i += first_control(&rest[i..]);
-    if rest.get(i) != Some(&b'\r') || rest.get(i + 1) != Some(&b'\n') {
+    // The value runs from the colon to the first control byte, which must start CRLF and a
+    // line that is not a continuation; `*SP` on either side of it is not part of it.
+    let tail = &rest[colon + 1..];
+    let end = first_control(tail);
+    let next = *tail.get(end + 2)?;
+    if tail[end] != b'\r' || tail[end + 1] != b'\n' || scan::is_wsp(next) {
         return None;
     }
-    match rest.get(i + 2) {
-        None | Some(b' ' | b'\t') => return None,
-        Some(_) => {}
+    let mut value = &tail[..end];
+    while let [b' ', v @ ..] = value {
+        value = v;
     }
-    let mut value_end = i;
-    while value_end > value_start && rest[value_end - 1] == b' ' {
-        value_end -= 1;
+    while let [v @ .., b' '] = value {
+        value = v;
     }
-    let h = Header {
-        kind: header::classify(name),
-        name,
-        value: &rest[value_start..value_end],
-    };
-    Some((h, pos + i + 2))
+    let h = Header { kind, name, value };
+    Some((h, &tail[end + 2..]))
 }
 
 /// The general path for one header line: folds, tabs, bare LF (when allowed), errors.
@@ -505,6 +571,42 @@ impl<'b> Lines<'b> {
     fn continues(&self) -> bool {
         self.buf.get(self.pos).is_some_and(|&b| scan::is_wsp(b))
     }
+}
+
+/// The common request line, straight from the buffer: `token SP uri SP "SIP/2.0" CRLF`, the
+/// URI within its limit and free of white space, controls, `<`, `>` and DQUOTE. Anything else
+/// (a status line, leniency, errors) is left to [`parse_start_line`], which also names the
+/// error.
+#[inline]
+fn fast_request_line<'b>(
+    buf: &'b [u8],
+    pos: usize,
+    config: &ParserConfig,
+) -> Option<(StartLine<'b>, usize)> {
+    let rest = &buf[pos..];
+    let m = rest.iter().position(|&b| !scan::is_token(b))?;
+    if m == 0 || rest[m] != b' ' {
+        return None;
+    }
+    let u = m
+        + 1
+        + rest[m + 1..]
+            .iter()
+            .position(|&b| !scan::is_request_uri(b))?;
+    let uri = &rest[m + 1..u];
+    let version = rest.get(u..u + 10)?;
+    if uri.is_empty()
+        || uri.len() > config.limits.max_request_uri_bytes
+        || !scan::eq_lower(&version[..8], b" sip/2.0")
+        || version[8..] != *b"\r\n"
+    {
+        return None;
+    }
+    let start = StartLine::Request {
+        method: Method::from_bytes(&rest[..m]),
+        uri,
+    };
+    Some((start, pos + u + 10))
 }
 
 fn parse_start_line<'b>(line: &'b [u8], config: &ParserConfig) -> Result<StartLine<'b>, Error> {
@@ -619,22 +721,30 @@ fn trim_wsp(s: &[u8]) -> &[u8] {
 fn first_control(s: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = s.chunks_exact(8);
+    let hits = |w: u64| {
+        let x = w ^ (ONES * 0x7f);
+        ((w.wrapping_sub(ONES * 0x20) & !w) | (x.wrapping_sub(ONES) & !x)) & HIGH
+    };
+    // Sixteen bytes a round (two words, one branch): values average 30-odd bytes.
+    let mut chunks = s.chunks_exact(16);
     let mut at = 0;
     for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let x = w ^ (ONES * 0x7f);
-        let hits = ((w.wrapping_sub(ONES * 0x20) & !w) | (x.wrapping_sub(ONES) & !x)) & HIGH;
-        if hits != 0 {
-            return at + (hits.trailing_zeros() / 8) as usize;
+        let (a, b) = (hits(scan::load_u64(c, 0)), hits(scan::load_u64(c, 8)));
+        if a | b != 0 {
+            return at
+                + if a != 0 {
+                    (a.trailing_zeros() / 8) as usize
+                } else {
+                    8 + (b.trailing_zeros() / 8) as usize
+                };
         }
-        at += 8;
+        at += 16;
     }
-    at + chunks
-        .remainder()
+    let rest = chunks.remainder();
+    at + rest
         .iter()
         .position(|&b| b < b' ' || b == 0x7f)
-        .unwrap_or(chunks.remainder().len())
+        .unwrap_or(rest.len())
 }
 
 // `Message::kinds` is a u32 bit set over `Hdr`.

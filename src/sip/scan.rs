@@ -58,6 +58,10 @@ static URIC: [bool; 256] = table(&ALNUM, b"-_.!~*'();/?:@&=+$,%");
 /// `reserved = ";" / "/" / "?" / ":" / "@" / "&" / "=" / "+" / "$" / ","`
 static RESERVED: [bool; 256] = table(&[], b";/?:@&=+$,");
 
+/// Bytes a Request-URI may hold on the request line: visible ASCII other than `<`, `>` and
+/// DQUOTE (white space ends it; controls and non-ASCII are never allowed).
+static REQUEST_URI: [bool; 256] = table(&[(0x23, 0x3b), (0x3f, 0x7e)], b"!=");
+
 /// Host name characters: `alphanum / "-" / "."` (IPv6 references are handled apart).
 static HOSTNAME: [bool; 256] = table(&ALNUM, b"-.");
 
@@ -109,6 +113,12 @@ pub fn is_reserved(b: u8) -> bool {
 #[inline]
 pub fn is_hostname(b: u8) -> bool {
     HOSTNAME[b as usize]
+}
+
+/// See [`REQUEST_URI`].
+#[inline]
+pub fn is_request_uri(b: u8) -> bool {
+    REQUEST_URI[b as usize]
 }
 
 /// `WSP = SP / HTAB`
@@ -310,9 +320,64 @@ impl Iterator for Unescaped<'_> {
 /// Compares a token (a parameter or header name, already validated) with a lower-case
 /// candidate made of letters, digits, `-`, `+`, `.`: OR-ing 0x20 into both is exact for such
 /// pairs (no other token byte maps onto one of those).
-#[inline]
+/// (Now a word-at-a-time [`eq_lower`], which gives the same answer for every token.)
+#[inline(always)]
 pub fn token_eq(token: &[u8], lower: &[u8]) -> bool {
-    token.len() == lower.len() && token.iter().zip(lower).all(|(x, y)| x | 0x20 == y | 0x20)
+    eq_lower(token, lower)
+}
+
+/// Exact ASCII case-insensitive comparison of any bytes `s` with a candidate `lower` made of
+/// lower-case letters, digits, `-`, `+` and `.`, a word at a time. OR-ing 0x20 into `s` only
+/// where the candidate has a letter (bit 0x40, which no digit or sign has) is exact: the only
+/// bytes that become a lower-case letter under `| 0x20` are that letter and its upper case.
+/// Unlike [`token_eq`], `s` need not be validated first: a match proves `s` is a token.
+#[inline(always)]
+pub fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+    const M64: u64 = 0x4040_4040_4040_4040;
+    let n = lower.len();
+    if s.len() != n {
+        return false;
+    }
+    if n >= 8 {
+        let eq = |at: usize| {
+            let c = load_u64(lower, at);
+            load_u64(s, at) | ((c & M64) >> 1) == c
+        };
+        let mut at = 0;
+        while at + 8 < n {
+            if !eq(at) {
+                return false;
+            }
+            at += 8;
+        }
+        eq(n - 8)
+    } else if n >= 4 {
+        let eq = |at: usize| {
+            let c = load_u32(lower, at);
+            load_u32(s, at) | ((c & 0x4040_4040) >> 1) == c
+        };
+        eq(0) && eq(n - 4)
+    } else {
+        s.iter()
+            .zip(lower)
+            .all(|(&x, &c)| x | ((c & 0x40) >> 1) == c)
+    }
+}
+
+/// The eight bytes of `s` at `at`, little-endian (`at + 8 <= s.len()`).
+#[inline(always)]
+pub fn load_u64(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The four bytes of `s` at `at`, little-endian (`at + 4 <= s.len()`).
+#[inline(always)]
+pub fn load_u32(s: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[at..at + 4]);
+    u32::from_le_bytes(w)
 }
 
 /// Case-insensitive ASCII comparison.
@@ -363,6 +428,38 @@ mod tests {
             if is_token(b) && !b.is_ascii_alphabetic() {
                 for c in b"-+.0123456789" {
                     assert_eq!(b | 0x20 == *c | 0x20, b == *c, "{b:#x} vs {c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn eq_lower_is_exact_for_any_input() {
+        for cand in [
+            &b"a"[..],
+            b"to",
+            b"via",
+            b"from",
+            b"reg-id",
+            b"call-id",
+            b"expires",
+            b"username",
+            b"+sip.instance",
+            b"authorization",
+            b"proxy-authorization",
+        ] {
+            let upper = cand.to_ascii_uppercase();
+            assert!(eq_lower(cand, cand));
+            assert!(eq_lower(&upper, cand));
+            assert!(!eq_lower(&cand[1..], cand));
+            // Change one byte at a time to every other value: never a match unless the byte
+            // is the candidate's own letter in the other case.
+            for i in 0..cand.len() {
+                for b in 0u8..=255 {
+                    let mut s = cand.to_vec();
+                    s[i] = b;
+                    let expect = b.eq_ignore_ascii_case(&cand[i]);
+                    assert_eq!(eq_lower(&s, cand), expect, "{cand:?} [{i}] = {b:#x}");
                 }
             }
         }

@@ -127,6 +127,10 @@ impl<'b> Uri<'b> {
         if raw.len() > limits.max_uri_bytes {
             return Err(UriError::TooLong);
         }
+        // The scheme of nearly every URI a registrar sees, decided by one word compare.
+        if raw.len() > 4 && scan::eq_lower(&raw[..4], b"sip:") {
+            return parse_sip(Scheme::Sip, &raw[4..], raw);
+        }
         let colon = raw
             .iter()
             .position(|&b| b == b':')

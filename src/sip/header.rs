@@ -877,7 +877,7 @@ fn digest_params(mut rest: &[u8]) -> Result<DigestCredentials<'_>, HeaderError> 
 #[inline]
 fn skip_lws_fast(s: &[u8]) -> &[u8] {
     match s.first() {
-        Some(b' ' | b'\t' | b'\r') => scan::skip_lws(s),
+        Some(b' ' | b'\t' | b'\r' | b'\n') => scan::skip_lws(s),
         _ => s,
     }
 }

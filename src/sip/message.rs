@@ -772,20 +772,28 @@ fn no_controls(v: &[u8]) -> bool {
 /// The precise check: HTAB and folds are allowed, other controls are not.
 fn check_controls(value: &[u8]) -> Result<(), Error> {
     let mut i = 0;
+    let mut quoted = false;
     while i < value.len() {
         let b = value[i];
-        // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): an escaped control byte is text.
-        let escaped = i > 0 && value[i - 1] == b'\\' && b != b'\r' && b != b'\n';
-        if b < b' ' && b != b'\t' && !escaped {
-            let fold = b == b'\r'
-                && value.get(i + 1) == Some(&b'\n')
-                && value.get(i + 2).is_some_and(|&c| scan::is_wsp(c));
-            let bare_lf_fold = b == b'\n' && value.get(i + 1).is_some_and(|&c| scan::is_wsp(c));
-            if !(fold || bare_lf_fold) {
-                return Err(Error::HeaderValue);
+        match b {
+            b'"' => quoted = !quoted,
+            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F), only inside a quoted string:
+            // the escaped byte (a control byte included, RFC 4475 `intmeth`) is text, and
+            // an escaped backslash consumes the second backslash.
+            // (Only control bytes are judged here: a lone quote or backslash is TEXT-UTF8char
+            // in an unstructured value, and structured values are checked by their parsers.)
+            b'\\' if quoted && !matches!(value.get(i + 1), Some(b'\r' | b'\n') | None) => i += 1,
+            b'\r'
+                if value.get(i + 1) == Some(&b'\n')
+                    && value.get(i + 2).is_some_and(|&c| scan::is_wsp(c)) =>
+            {
+                i += 1;
             }
-        } else if b == 0x7f && !escaped {
-            return Err(Error::HeaderValue);
+            // A bare-LF fold (only reachable with `allow_bare_lf`).
+            b'\n' if value.get(i + 1).is_some_and(|&c| scan::is_wsp(c)) => {}
+            b'\t' => {}
+            _ if b < b' ' || b == 0x7f => return Err(Error::HeaderValue),
+            _ => {}
         }
         i += 1;
     }
@@ -891,6 +899,43 @@ mod tests {
             parse(full, &mut h, Framing::Stream, &cfg),
             Ok(Status::Complete(_))
         ));
+    }
+
+    /// Fuzz findings parse_message-2 / parse_message_lenient-2: a backslash escapes a
+    /// control byte only inside a quoted string, and an escaped backslash escapes nothing more.
+    #[test]
+    fn rfc3261_25_1_quoted_pair_only_inside_quotes() {
+        let cfg = ParserConfig::default();
+        let ok = |v: &[u8]| {
+            let mut m = b"OPTIONS sip:x SIP/2.0\r\nSubject: ".to_vec();
+            m.extend_from_slice(v);
+            m.extend_from_slice(b"\r\n\r\n");
+            let mut h = [Header::EMPTY; 8];
+            parse(&m, &mut h, Framing::Datagram, &cfg).is_ok()
+        };
+        assert!(
+            ok(b"\"a\\\x00b\""),
+            "escaped NUL inside quotes (RFC 4475 intmeth)"
+        );
+        assert!(!ok(b"\\\x7f"), "DEL after a backslash outside quotes");
+        assert!(!ok(b"a\\\x00b"), "NUL after a backslash outside quotes");
+        assert!(!ok(b"\"a\\\\\x00\""), "NUL after an escaped backslash");
+        assert!(ok(b"\"a\\\"b\" c"), "escaped quote");
+    }
+
+    /// Fuzz finding parse_message_lenient-3: a value that starts on a bare-LF continuation
+    /// line is trimmed like one that starts on a CRLF one.
+    #[test]
+    fn bare_lf_fold_at_value_start_is_trimmed() {
+        let mut cfg = ParserConfig::default();
+        cfg.leniency.allow_bare_lf = true;
+        let mut h = [Header::EMPTY; 8];
+        let Ok(Status::Complete(m)) =
+            parse(b"R : SIP/2.0\nV:\n p\n\n", &mut h, Framing::Datagram, &cfg)
+        else {
+            panic!("parses leniently")
+        };
+        assert_eq!(m.headers[0].value, b"p");
     }
 
     #[test]

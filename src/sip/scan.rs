@@ -166,6 +166,11 @@ pub fn skip_lws(s: &[u8]) -> &[u8] {
             i += 2;
             continue;
         }
+        // A bare-LF fold: only a message parsed with `allow_bare_lf` can hold one.
+        if i + 1 < s.len() && s[i] == b'\n' && is_wsp(s[i + 1]) {
+            i += 1;
+            continue;
+        }
         return &s[i..];
     }
 }

@@ -49,19 +49,7 @@ const AORS: u32 = 1_000_000;
 
 /// A refresh REGISTER as a softphone sends it; the user number, Call-ID and CSeq are patched
 /// in place (fixed-width digits) so building a request costs a few copies.
-const TEMPLATE: &str = "REGISTER sip:example.com SIP/2.0\r\n\
-Via: SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK776asdhds\r\n\
-Max-Forwards: 70\r\n\
-From: \"User\" <sip:u0000000@example.com>;tag=a73kszlfl\r\n\
-To: \"User\" <sip:u0000000@example.com>\r\n\
-Call-ID: c0000000-1j9FpLxk3uxtm8tn@10.0.0.1\r\n\
-CSeq: 0000000001 REGISTER\r\n\
-Contact: <sip:u0000000@10.0.0.1:5060;transport=udp>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1;expires=3600\r\n\
-Expires: 3600\r\n\
-Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, NOTIFY, REFER, INFO\r\n\
-Supported: path, gruu, replaces\r\n\
-User-Agent: Bench softphone 1.0\r\n\
-Content-Length: 0\r\n\r\n";
+const TEMPLATE: &[u8] = include_bytes!("../tests/data/refresh-template.sip");
 
 struct Template {
     buf: Vec<u8>,
@@ -71,7 +59,7 @@ struct Template {
 
 impl Template {
     fn new() -> Template {
-        let buf = TEMPLATE.as_bytes().to_vec();
+        let buf = TEMPLATE.to_vec();
         let find_all = |pat: &[u8]| -> Vec<usize> {
             buf.windows(pat.len())
                 .enumerate()

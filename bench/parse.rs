@@ -12,27 +12,10 @@ use registrar::sip::{
     ContactItem, Credentials, Framing, Header, ParserConfig, Request, Status, message,
 };
 
-/// The same bytes as `REGISTER` in tests/alloc_free.rs (which proves this parse allocates
-/// nothing); keep both copies byte-equal. RFC 5626 outbound contact, RFC 3581 rport, digest
-/// credentials with every parameter.
-const REGISTER: &[u8] = b"REGISTER sip:ex.com SIP/2.0\r\n\
-Via: SIP/2.0/UDP 10.0.0.2;rport;branch=z9hG4bK74bf9\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:bob@ex.com>;tag=a73ksz\r\n\
-To: <sip:bob@ex.com>\r\n\
-Call-ID: a84b4c76@10.0.0.2\r\n\
-CSeq: 4711 REGISTER\r\n\
-Contact: <sip:bob@10.0.0.2>;+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\";\
-reg-id=1;expires=600;q=0.7\r\n\
-Expires: 600\r\n\
-Authorization: Digest username=\"bob\", realm=\"ex.com\", nonce=\"ea9c8e88\", \
-uri=\"sip:ex.com\", response=\"dfe56131d1958046689d83306477ecc5\", algorithm=MD5, \
-cnonce=\"0a4f113b\", opaque=\"5ccc069c\", qop=auth, nc=00000001\r\n\
-Allow: INVITE, ACK, BYE\r\n\
-Supported: outbound, path\r\n\
-User-Agent: UA/1.0\r\n\
-Content-Length: 0\r\n\
-\r\n";
+/// tests/data/register-644.sip, also read by tests/alloc_free.rs (which proves this parse
+/// allocates nothing): RFC 5626 outbound contact, RFC 3581 rport, digest credentials with
+/// every parameter.
+const REGISTER: &[u8] = include_bytes!("../tests/data/register-644.sip");
 
 /// (a) Framing only: start line, header lines with kinds, Content-Length, body.
 fn framing_only(buf: &[u8], config: &ParserConfig) -> usize {

@@ -6,24 +6,7 @@ use std::hint::black_box;
 
 use registrar::sip::{ContactItem, Framing, Header, ParserConfig, Request, Status, message};
 
-const REGISTER: &[u8] = b"REGISTER sip:ex.com SIP/2.0\r\n\
-Via: SIP/2.0/UDP 10.0.0.2;rport;branch=z9hG4bK74bf9\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:bob@ex.com>;tag=a73ksz\r\n\
-To: <sip:bob@ex.com>\r\n\
-Call-ID: a84b4c76@10.0.0.2\r\n\
-CSeq: 4711 REGISTER\r\n\
-Contact: <sip:bob@10.0.0.2>;+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\";\
-reg-id=1;expires=600;q=0.7\r\n\
-Expires: 600\r\n\
-Authorization: Digest username=\"bob\", realm=\"ex.com\", nonce=\"ea9c8e88\", \
-uri=\"sip:ex.com\", response=\"dfe56131d1958046689d83306477ecc5\", algorithm=MD5, \
-cnonce=\"0a4f113b\", opaque=\"5ccc069c\", qop=auth, nc=00000001\r\n\
-Allow: INVITE, ACK, BYE\r\n\
-Supported: outbound, path\r\n\
-User-Agent: UA/1.0\r\n\
-Content-Length: 0\r\n\
-\r\n";
+const REGISTER: &[u8] = include_bytes!("../tests/data/register-644.sip");
 
 const N: usize = 100_000;
 

@@ -20,26 +20,10 @@ use registrar::sip::{
     ContactItem, Credentials, Framing, Header, ParserConfig, Request, Status, message,
 };
 
-/// The REGISTER the parse benchmark (bench/parse.rs) measures; keep both copies byte-equal.
-/// RFC 5626 outbound contact, RFC 3581 rport, digest credentials with every parameter.
-const REGISTER: &[u8] = b"REGISTER sip:ex.com SIP/2.0\r\n\
-Via: SIP/2.0/UDP 10.0.0.2;rport;branch=z9hG4bK74bf9\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:bob@ex.com>;tag=a73ksz\r\n\
-To: <sip:bob@ex.com>\r\n\
-Call-ID: a84b4c76@10.0.0.2\r\n\
-CSeq: 4711 REGISTER\r\n\
-Contact: <sip:bob@10.0.0.2>;+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\";\
-reg-id=1;expires=600;q=0.7\r\n\
-Expires: 600\r\n\
-Authorization: Digest username=\"bob\", realm=\"ex.com\", nonce=\"ea9c8e88\", \
-uri=\"sip:ex.com\", response=\"dfe56131d1958046689d83306477ecc5\", algorithm=MD5, \
-cnonce=\"0a4f113b\", opaque=\"5ccc069c\", qop=auth, nc=00000001\r\n\
-Allow: INVITE, ACK, BYE\r\n\
-Supported: outbound, path\r\n\
-User-Agent: UA/1.0\r\n\
-Content-Length: 0\r\n\
-\r\n";
+/// The REGISTER the parse benchmark (bench/parse.rs) measures, shared through
+/// tests/data/register-644.sip: RFC 5626 outbound contact, RFC 3581 rport, digest credentials
+/// with every parameter.
+const REGISTER: &[u8] = include_bytes!("data/register-644.sip");
 
 /// Counts allocations made by the current thread while `COUNTING` is set on it.
 struct CountingAlloc;
@@ -108,31 +92,6 @@ fn register_is_550_to_650_bytes_with_crlf() {
     // Every LF is part of a CRLF.
     let lfs = REGISTER.iter().filter(|&&b| b == b'\n').count();
     assert_eq!(lfs, REGISTER.windows(2).filter(|w| w == b"\r\n").count());
-}
-
-/// The byte string literal that follows `marker` in a source file, as written.
-fn literal_after<'s>(source: &'s str, marker: &str) -> &'s str {
-    let start = source.find(marker).expect("marker") + marker.len();
-    let len = source[start..].find("\\r\\n\";").expect("end of literal");
-    &source[start..start + len]
-}
-
-/// bench/parse.rs and tests/rsip_differential.rs carry copies of the same message (so each
-/// file reads on its own); they must stay byte-equal with this one.
-#[test]
-fn copies_of_the_register_are_identical() {
-    let here = literal_after(include_str!("alloc_free.rs"), "const REGISTER: &[u8] = b\"");
-    let bench = literal_after(
-        include_str!("../bench/parse.rs"),
-        "const REGISTER: &[u8] = b\"",
-    );
-    let diff = literal_after(
-        include_str!("rsip_differential.rs"),
-        "const REGISTER_640: &[u8] = b\"",
-    );
-    assert!(here.len() > 500);
-    assert_eq!(here, bench, "bench/parse.rs");
-    assert_eq!(here, diff, "tests/rsip_differential.rs");
 }
 
 #[test]

@@ -375,8 +375,24 @@ impl<'b> NameAddr<'b> {
     pub fn parse_with(
         s: &'b [u8],
         limits: &UriLimits,
+        seen: impl FnMut(&'b [u8], Option<&'b [u8]>),
+    ) -> Result<NameAddr<'b>, HeaderError> {
+        Self::parse_reusing(s, limits, None, seen)
+    }
+
+    /// [`parse_with`](Self::parse_with), taking `known` (an already parsed URI, e.g. To's for
+    /// From) instead of parsing again when the URI text is byte-for-byte the same: a
+    /// REGISTER's From and To usually name the same AoR.
+    pub fn parse_reusing(
+        s: &'b [u8],
+        limits: &UriLimits,
+        known: Option<&Uri<'b>>,
         mut seen: impl FnMut(&'b [u8], Option<&'b [u8]>),
     ) -> Result<NameAddr<'b>, HeaderError> {
+        let parse_uri = |text: &'b [u8]| match known {
+            Some(k) if k.raw == text => Ok(*k),
+            _ => Uri::parse(text, limits),
+        };
         let s = scan::trim_lws(s);
         let lt = scan::find_outside_quotes(s, b'<').ok_or(HeaderError::NameAddr)?;
         if lt < s.len() {
@@ -400,7 +416,7 @@ impl<'b> NameAddr<'b> {
             };
             let after = &s[lt + 1..];
             let gt = scan::find_any(after, b">").ok_or(HeaderError::NameAddr)?;
-            let uri = Uri::parse(&after[..gt], limits)?;
+            let uri = parse_uri(&after[..gt])?;
             let mut tag = None;
             let params = HeaderParams::parse_with(&after[gt + 1..], |n, v| {
                 if tag.is_none() && scan::token_eq(n, b"tag") {
@@ -425,7 +441,7 @@ impl<'b> NameAddr<'b> {
         {
             return Err(HeaderError::NameAddr);
         }
-        let uri = Uri::parse(uri_raw, limits)?;
+        let uri = parse_uri(uri_raw)?;
         let mut tag = None;
         let params = HeaderParams::parse_with(&s[end..], |n, v| {
             if tag.is_none() && scan::token_eq(n, b"tag") {
@@ -450,7 +466,17 @@ impl<'b> NameAddr<'b> {
 
 /// From or To: an address plus the checks the registrar needs (`tag = token`).
 pub fn parse_from_to<'b>(s: &'b [u8], limits: &UriLimits) -> Result<NameAddr<'b>, HeaderError> {
-    let na = NameAddr::parse(s, limits)?;
+    parse_from_to_reusing(s, limits, None)
+}
+
+/// [`parse_from_to`] reusing an already parsed URI with the same text (see
+/// [`NameAddr::parse_reusing`]).
+pub fn parse_from_to_reusing<'b>(
+    s: &'b [u8],
+    limits: &UriLimits,
+    known: Option<&Uri<'b>>,
+) -> Result<NameAddr<'b>, HeaderError> {
+    let na = NameAddr::parse_reusing(s, limits, known, |_, _| {})?;
     if let Some(tag) = na.tag {
         match tag {
             Some(t) if scan::all_token(t) => {}

@@ -197,8 +197,16 @@ impl<'b, 'h> Request<'b, 'h> {
                         via.get_or_insert(v);
                     }
                 }
-                Hdr::From => set_once(&mut from, h, header::parse_from_to(h.value, &uri_limits))?,
-                Hdr::To => set_once(&mut to, h, header::parse_from_to(h.value, &uri_limits))?,
+                Hdr::From => {
+                    let known = to.as_ref().map(|t: &NameAddr<'b>| &t.uri);
+                    let parsed = header::parse_from_to_reusing(h.value, &uri_limits, known);
+                    set_once(&mut from, h, parsed)?;
+                }
+                Hdr::To => {
+                    let known = from.as_ref().map(|f: &NameAddr<'b>| &f.uri);
+                    let parsed = header::parse_from_to_reusing(h.value, &uri_limits, known);
+                    set_once(&mut to, h, parsed)?;
+                }
                 Hdr::CallId => set_once(&mut call_id, h, header::parse_call_id(h.value))?,
                 Hdr::CSeq => set_once(&mut cseq, h, header::parse_cseq(h.value))?,
                 Hdr::MaxForwards => set_once(&mut max_forwards, h, header::parse_number(h.value))?,

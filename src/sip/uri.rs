@@ -348,31 +348,35 @@ pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
             .map(Host::V6)
             .map_err(|_| UriError::Host);
     }
-    if s.is_empty() || !s.iter().all(|&b| scan::is_hostname(b)) {
-        return Err(UriError::Host);
-    }
-    if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
-        // Only an IPv4 address may have an all-numeric last label.
-        return parse_ipv4(s).map(Host::V4).ok_or(UriError::Host);
-    }
-    // One pass over the labels: each starts and ends with an alphanumeric, and the last
-    // (toplabel) starts with a letter.
+    // One pass: every label starts and ends with an alphanumeric (`domainlabel`), only
+    // alphanumerics, `-` and `.` occur, and an all-numeric name must be an IPv4 address; the
+    // last label (`toplabel`) of a name starts with a letter. One trailing dot is allowed.
     let name = trim_dot(s);
+    let mut numeric = true;
     let mut label_start = 0;
-    for i in 0..=name.len() {
-        if i < name.len() && name[i] != b'.' {
-            continue;
-        }
-        let label = &name[label_start..i];
-        // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
-        let ok = !label.is_empty()
-            && label[0].is_ascii_alphanumeric()
-            && label[label.len() - 1].is_ascii_alphanumeric();
-        // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
-        if !ok || (i == name.len() && !label[0].is_ascii_alphabetic()) {
+    for (i, &b) in name.iter().enumerate() {
+        if b.is_ascii_alphanumeric() {
+            numeric &= b.is_ascii_digit();
+        } else if b == b'.' {
+            if i == label_start || !name[i - 1].is_ascii_alphanumeric() {
+                return Err(UriError::Host);
+            }
+            label_start = i + 1;
+        } else if b == b'-' && i != label_start {
+            numeric = false;
+        } else {
             return Err(UriError::Host);
         }
-        label_start = i + 1;
+    }
+    if label_start == name.len() || !name[name.len() - 1].is_ascii_alphanumeric() {
+        return Err(UriError::Host);
+    }
+    if numeric {
+        // Only an IPv4 address may have an all-numeric last label (and no trailing dot).
+        return parse_ipv4(s).map(Host::V4).ok_or(UriError::Host);
+    }
+    if !name[label_start].is_ascii_alphabetic() {
+        return Err(UriError::Host);
     }
     Ok(Host::Name(s))
 }
@@ -763,6 +767,41 @@ mod tests {
         assert!(eq("sip:m;d=d;d", "sip:m;d=d;d"));
         assert!(!eq("sip:h?a=1&a=1", "sip:h?a=1&b=2"));
         assert!(eq("sip:h?a=1&b=2", "sip:h?b=2&a=1"));
+    }
+
+    #[test]
+    fn host_grammar() {
+        for ok in [
+            "a",
+            "a.b",
+            "example.com",
+            "example.com.",
+            "a-b.c",
+            "1.2.3.4",
+            "x1.com",
+            "a.b2",
+            "A.EXAMPLE.COM",
+            "9a.example.net",
+        ] {
+            assert!(parse_host(ok.as_bytes()).is_ok(), "{ok} is a host");
+        }
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "1.2.3",
+            "a.1b",
+            "a_b",
+            "1.2.3.4.",
+            "a.b..",
+            "example.com-",
+            "256.0.0.1",
+            ".a",
+        ] {
+            assert!(parse_host(bad.as_bytes()).is_err(), "{bad} is not a host");
+        }
     }
 
     #[test]

@@ -23,6 +23,10 @@
 //!   here (the generator puts no comma inside an element).
 //! - rsip's known status codes drop the reason phrase; reasons are compared for the others.
 
+mod support;
+
+use support::rng::Rng;
+
 use std::net::IpAddr;
 
 use proptest::prelude::*;
@@ -1144,37 +1148,6 @@ fn our_reading_of_the_discrepancies() {
 // upper-case `SIP/2.0` in Via, Content-Length always exact, MD5 digests with nc 1..=9, numbers
 // below 2^32, no URI headers, no tel: URIs, display names without '<', and no commas inside an
 // element (rsip's typed Via/Contact take one element; the test splits at commas).
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-    }
-}
 
 const TOKEN: &str = "[a-zA-Z0-9.!%*_+`'~-]{1,10}";
 /// URI parameter characters both grammars accept unescaped (token ∩ paramchar).

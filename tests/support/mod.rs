@@ -2,6 +2,8 @@
 //! clock, and read the responses back.
 #![allow(dead_code)]
 
+pub mod rng;
+
 use std::net::SocketAddr;
 
 use registrar::registrar::{

@@ -122,23 +122,9 @@ pub struct ViaAmend {
 
 /// Writes Via, From, To (with `to_tag` if it had none), Call-ID and CSeq copied from `req`.
 pub fn echo_headers(out: &mut Vec<u8>, req: &Request<'_, '_>, amend: ViaAmend, to_tag: &[u8]) {
-    let mut top_done = false;
-    for h in req.msg.headers {
-        match h.kind {
-            Hdr::Via if !top_done => {
-                top_done = true;
-                out.extend_from_slice(b"Via: ");
-                write_top_via(out, h.value, req, amend);
-                out.extend_from_slice(b"\r\n");
-            }
-            Hdr::Via => header(out, b"Via", h.value),
-            Hdr::From => header(out, b"From", h.value),
-            Hdr::To => write_to(out, h.value, req, to_tag),
-            Hdr::CallId => header(out, b"Call-ID", h.value),
-            Hdr::CSeq => header(out, b"CSeq", h.value),
-            _ => {}
-        }
-    }
+    // Without the request bytes no line can be copied whole: every line takes the general
+    // path of `echo_headers_from`.
+    echo_headers_from(out, &[], req, amend, to_tag);
 }
 
 /// Writes what [`echo_headers`] writes, copying straight from `buf` (the bytes `req` was

@@ -153,6 +153,12 @@ impl<'b> Iterator for Elements<'b> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let rest = self.rest?;
+        // No comma at all (the usual single-element header): the whole value is the element,
+        // without the quote-aware scan; its own parser checks its quoted strings.
+        if scan::find_any(rest, b",").is_none() {
+            self.rest = None;
+            return Some(Ok(scan::trim_lws(rest)));
+        }
         match scan::find_outside_quotes(rest, b',') {
             None => {
                 self.rest = None;

@@ -228,7 +228,11 @@ impl<'b> HeaderParams<'b> {
     fn iter_checked(
         &self,
     ) -> impl Iterator<Item = Result<(&'b [u8], Option<&'b [u8]>), HeaderError>> + 'b {
-        let mut rest = scan::skip_lws(self.raw);
+        // A list nearly always starts right at its `;`: skip LWS only when there is any.
+        let mut rest = match self.raw.first() {
+            Some(b';') | None => self.raw,
+            Some(_) => scan::skip_lws(self.raw),
+        };
         std::iter::from_fn(move || {
             if rest.is_empty() {
                 return None;
@@ -237,6 +241,10 @@ impl<'b> HeaderParams<'b> {
                 rest = b"";
                 return Some(Err(HeaderError::Param));
             };
+            if let Some((item_end, param)) = fast_generic_param(after) {
+                rest = &after[item_end..];
+                return Some(Ok(param));
+            }
             let item_end = match scan::find_outside_quotes(after, b';') {
                 Some(e) => e,
                 None => {
@@ -285,6 +293,45 @@ impl<'b> Iterator for ParamIter<'b> {
             None => (item, None),
         })
     }
+}
+
+/// A generic parameter as `(name, value)`; a quoted value keeps its quotes.
+type GenericParam<'b> = (&'b [u8], Option<&'b [u8]>);
+
+/// One pass over the common `name[=value]` item (no LWS, value a token/host or exactly one
+/// quoted string) at the start of `after`, ending at `;` or the end: `(item length, param)`.
+/// `None` means "not the common form"; the caller then takes the general path, which gives
+/// the same answer for every input this accepts.
+#[inline]
+fn fast_generic_param(after: &[u8]) -> Option<(usize, GenericParam<'_>)> {
+    let ends = |i: usize| after.get(i).is_none_or(|&b| b == b';');
+    let i = after
+        .iter()
+        .position(|&b| !scan::is_token(b))
+        .unwrap_or(after.len());
+    if i == 0 {
+        return None;
+    }
+    let name = &after[..i];
+    match after.get(i) {
+        None | Some(b';') => return Some((i, (name, None))),
+        Some(b'=') => {}
+        Some(_) => return None,
+    }
+    let v0 = i + 1;
+    let end = if after.get(v0) == Some(&b'"') {
+        v0 + scan::quoted_string_end(&after[v0..])?
+    } else {
+        let j = after[v0..]
+            .iter()
+            .position(|&b| !scan::is_gen_value(b))
+            .map_or(after.len(), |p| v0 + p);
+        if j == v0 {
+            return None;
+        }
+        j
+    };
+    ends(end).then(|| (end, (name, Some(&after[v0..end]))))
 }
 
 fn parse_generic_param(item: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeaderError> {
@@ -400,10 +447,26 @@ impl<'b> NameAddr<'b> {
             _ => Uri::parse(text, limits),
         };
         let s = scan::trim_lws(s);
-        let lt = scan::find_outside_quotes(s, b'<').ok_or(HeaderError::NameAddr)?;
+        // Common case: a quoted display name, blanks, then `<`. One scan of the quoted string
+        // both finds the `<` and proves the display name is exactly one quoted string.
+        // Commoner still: no display name at all, the value starts with `<`.
+        let quoted = match s.first() {
+            Some(b'"') => scan::quoted_string_end(s).and_then(|q| {
+                let sp = s[q..].iter().position(|&b| b != b' ' && b != b'\t')?;
+                (s[q + sp] == b'<').then_some((q, q + sp))
+            }),
+            _ => None,
+        };
+        let lt = match (s.first(), quoted) {
+            (Some(b'<'), _) => 0,
+            (_, Some((_, lt))) => lt,
+            _ => scan::find_outside_quotes(s, b'<').ok_or(HeaderError::NameAddr)?,
+        };
         if lt < s.len() {
             let display = scan::trim_lws(&s[..lt]);
-            let display = if display.is_empty() {
+            let display = if let Some((q, _)) = quoted {
+                Some(&s[..q])
+            } else if display.is_empty() {
                 None
             } else if display[0] == b'"' {
                 if quoted_string_len(display) != Some(display.len()) {
@@ -566,11 +629,14 @@ impl<'b> Via<'b> {
         let mut rest = s;
         // Fast path for the common `SIP/2.0/UDP host...` with no LWS inside sent-protocol.
         if s.len() > 8 && s[..8].eq_ignore_ascii_case(b"SIP/2.0/") {
+            // The transport is the token run up to the first WSP or CR: one scan finds its
+            // end and checks it.
             let t_end = s[8..]
                 .iter()
-                .position(|&b| scan::is_wsp(b) || b == b'\r')
-                .map(|p| p + 8);
-            if let Some(t_end) = t_end.filter(|&e| e > 8 && scan::all_token(&s[8..e])) {
+                .position(|&b| !scan::is_token(b))
+                .map(|p| p + 8)
+                .filter(|&e| e > 8 && (scan::is_wsp(s[e]) || s[e] == b'\r'));
+            if let Some(t_end) = t_end {
                 return Self::finish(s, &s[8..t_end], scan::skip_lws(&s[t_end..]));
             }
         }
@@ -597,9 +663,23 @@ impl<'b> Via<'b> {
         if rest.is_empty() {
             return Err(HeaderError::Via);
         }
-        let end = scan::find_outside_quotes(rest, b';').ok_or(HeaderError::Via)?;
-        let sent_by = scan::trim_lws(&rest[..end]);
-        let (host, _, port) = sent_by_hostport(sent_by)?;
+        // Common case: sent-by without LWS, ending at `;` or the end. Then it holds no
+        // quote, `<` or white space, so the general split and trims would change nothing
+        // and `sent_by_hostport` would come down to `parse_hostport`.
+        let mut end = 0;
+        while end < rest.len() && scan::is_sent_by(rest[end]) {
+            end += 1;
+        }
+        let (sent_by, host, port) = if end == rest.len() || rest[end] == b';' {
+            let sent_by = &rest[..end];
+            let (host, _, port) = uri::parse_hostport(sent_by).map_err(|_| HeaderError::Via)?;
+            (sent_by, host, port)
+        } else {
+            end = scan::find_outside_quotes(rest, b';').ok_or(HeaderError::Via)?;
+            let sent_by = scan::trim_lws(&rest[..end]);
+            let (host, _, port) = sent_by_hostport(sent_by)?;
+            (sent_by, host, port)
+        };
         let (mut branch, mut rport, mut received) = (None, None, None);
         let params = HeaderParams::parse_with(&rest[end..], |n, v| {
             if scan::token_eq(n, b"branch") {

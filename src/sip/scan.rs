@@ -62,6 +62,14 @@ static RESERVED: [bool; 256] = table(&[], b";/?:@&=+$,");
 /// DQUOTE (white space ends it; controls and non-ASCII are never allowed).
 static REQUEST_URI: [bool; 256] = table(&[(0x23, 0x3b), (0x3f, 0x7e)], b"!=");
 
+/// `gen-value` bytes outside a quoted string: token characters plus the `[`, `]` and `:` of a
+/// host (IPv6 references included).
+static GEN_VALUE: [bool; 256] = table(&ALNUM, b"-.!%*_+`'~[]:");
+
+/// Bytes of a `sent-by` written without LWS: host name characters plus `:`, `[` and `]`
+/// (an IPv6 reference and the port).
+static SENT_BY: [bool; 256] = table(&ALNUM, b"-.:[]");
+
 /// Host name characters: `alphanum / "-" / "."` (IPv6 references are handled apart).
 static HOSTNAME: [bool; 256] = table(&ALNUM, b"-.");
 
@@ -110,12 +118,24 @@ pub fn is_reserved(b: u8) -> bool {
     RESERVED[b as usize]
 }
 
+/// See [`GEN_VALUE`].
+#[inline]
+pub fn is_gen_value(b: u8) -> bool {
+    GEN_VALUE[b as usize]
+}
+
+/// See [`SENT_BY`].
+#[inline]
+pub fn is_sent_by(b: u8) -> bool {
+    SENT_BY[b as usize]
+}
+
 #[inline]
 pub fn is_hostname(b: u8) -> bool {
     HOSTNAME[b as usize]
 }
 
-/// See [`REQUEST_URI`].
+/// Bytes allowed in a Request-URI on the request-line fast path (see the `REQUEST_URI` table).
 #[inline]
 pub fn is_request_uri(b: u8) -> bool {
     REQUEST_URI[b as usize]

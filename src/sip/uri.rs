@@ -245,38 +245,46 @@ fn scheme_eq(a: Scheme<'_>, b: Scheme<'_>) -> bool {
 
 fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
     // '@' may not appear unescaped anywhere after the userinfo, so the first one ends it.
-    let (user, password, hostpart) = match rest.iter().position(|&b| b == b'@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            let (user, password) = match userinfo.iter().position(|&b| b == b':') {
-                Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
-                None => (userinfo, None),
-            };
-            if user.is_empty() || !scan::all_escaped(user, scan::is_user) {
-                return Err(UriError::User);
-            }
-            if let Some(p) = password {
-                if !scan::all_escaped(p, scan::is_password) {
+    // One pass reads the user (and password) up to the first byte outside its class: if that
+    // is the '@', the userinfo is valid; otherwise a later '@' means the userinfo holds that
+    // byte (an error), and no '@' means there is no userinfo.
+    let u_end = escaped_run(rest, 0, scan::is_user);
+    let has_at_from = |i: usize| scan::find_any(&rest[i..], b"@").is_some();
+    let (user, password, hostpart) = match rest.get(u_end) {
+        Some(b'@') if u_end > 0 => (Some(&rest[..u_end]), None, &rest[u_end + 1..]),
+        Some(b'@') => return Err(UriError::User),
+        Some(b':') => {
+            let p_end = escaped_run(rest, u_end + 1, scan::is_password);
+            if rest.get(p_end) == Some(&b'@') || has_at_from(p_end) {
+                if u_end == 0 {
+                    return Err(UriError::User);
+                }
+                if rest[p_end] != b'@' {
                     return Err(UriError::Password);
                 }
+                (
+                    Some(&rest[..u_end]),
+                    Some(&rest[u_end + 1..p_end]),
+                    &rest[p_end + 1..],
+                )
+            } else {
+                (None, None, rest)
             }
-            (Some(user), password, &rest[at + 1..])
         }
-        None => (None, None, rest),
+        _ if has_at_from(u_end) => return Err(UriError::User),
+        _ => (None, None, rest),
     };
-    let hp_end = hostpart
-        .iter()
-        .position(|&b| b == b';' || b == b'?')
-        .unwrap_or(hostpart.len());
+    let hp_end = scan::find_any(hostpart, b";?").unwrap_or(hostpart.len());
     let (hostport, tail) = hostpart.split_at(hp_end);
     let (host, host_raw, port) = parse_hostport(hostport)?;
-    let (params, headers) = match tail.iter().position(|&b| b == b'?') {
+    let q = tail.iter().position(|&b| b == b'?');
+    let (params, headers) = match q {
         Some(q) => (&tail[..q], &tail[q + 1..]),
         None => (tail, &tail[tail.len()..]),
     };
     let params = strip_param_lead(params)?;
     validate_params(params)?;
-    if tail.contains(&b'?') {
+    if q.is_some() {
         validate_headers(headers)?;
     }
     Ok(Uri {
@@ -292,22 +300,57 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
     })
 }
 
+/// Index of the first byte at or after `i` that is neither a `class` byte nor the `%` of a
+/// well-formed `%XX` escape (the length of `s` if there is none): [`scan::all_escaped`] and the
+/// search for the byte that ends the run, in one pass.
+#[inline(always)]
+fn escaped_run(s: &[u8], mut i: usize, class: impl Fn(u8) -> bool) -> usize {
+    while i < s.len() {
+        let b = s[i];
+        if b == b'%' {
+            if i + 2 < s.len() && s[i + 1].is_ascii_hexdigit() && s[i + 2].is_ascii_hexdigit() {
+                i += 3;
+                continue;
+            }
+            return i;
+        }
+        if !class(b) {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each octet 0..=255 and
 /// without leading zeros (as `std` reads it), parsed without going through `str`.
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split(|&b| b == b'.');
-    for o in &mut octets {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p[0] == b'0') {
+    // Octet index, its value so far, its digit count, and whether it started with `0`.
+    let (mut n, mut v, mut len, mut zero) = (0, 0u16, 0, false);
+    for &b in s {
+        if b == b'.' {
+            if len == 0 || n == 3 {
+                return None;
+            }
+            octets[n] = u8::try_from(v).ok()?;
+            (n, v, len) = (n + 1, 0, 0);
+        } else if b.is_ascii_digit() {
+            if len == 3 || (len == 1 && zero) {
+                return None;
+            }
+            zero = len == 0 && b == b'0';
+            v = v * 10 + u16::from(b - b'0');
+            len += 1;
+        } else {
             return None;
         }
-        let v = p.iter().try_fold(0u16, |a, &d| {
-            d.is_ascii_digit().then(|| a * 10 + u16::from(d - b'0'))
-        })?;
-        *o = u8::try_from(v).ok()?;
     }
-    parts.next().is_none().then(|| Ipv4Addr::from(octets))
+    if len == 0 || n != 3 {
+        return None;
+    }
+    octets[3] = u8::try_from(v).ok()?;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// `hostport = host [ ":" port ]`
@@ -338,6 +381,33 @@ pub fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, &[u8], Option<u16>), UriErr
     Ok((host, host_raw, port))
 }
 
+const H_DIGIT: u8 = 1;
+const H_LETTER: u8 = 2;
+const H_DOT: u8 = 3;
+const H_HYPHEN: u8 = 4;
+
+/// The class of each byte in a host name (0 for a byte a host name cannot hold).
+static HOST_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_digit() {
+            H_DIGIT
+        } else if b.is_ascii_alphabetic() {
+            H_LETTER
+        } else if b == b'.' {
+            H_DOT
+        } else if b == b'-' {
+            H_HYPHEN
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
+
 /// `host = hostname / IPv4address / IPv6reference`
 pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
     if let Some(inner) = s.strip_prefix(b"[") {
@@ -354,21 +424,19 @@ pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
     let name = trim_dot(s);
     let mut numeric = true;
     let mut label_start = 0;
+    // Whether the previous byte was alphanumeric (false at the start of the name).
+    let mut alnum = false;
     for (i, &b) in name.iter().enumerate() {
-        if b.is_ascii_alphanumeric() {
-            numeric &= b.is_ascii_digit();
-        } else if b == b'.' {
-            if i == label_start || !name[i - 1].is_ascii_alphanumeric() {
-                return Err(UriError::Host);
-            }
-            label_start = i + 1;
-        } else if b == b'-' && i != label_start {
-            numeric = false;
-        } else {
-            return Err(UriError::Host);
+        match HOST_CLASS[b as usize] {
+            H_DIGIT => alnum = true,
+            H_LETTER => (numeric, alnum) = (false, true),
+            H_DOT if alnum => (label_start, alnum) = (i + 1, false),
+            H_HYPHEN if i != label_start => (numeric, alnum) = (false, false),
+            _ => return Err(UriError::Host),
         }
     }
-    if label_start == name.len() || !name[name.len() - 1].is_ascii_alphanumeric() {
+    // Empty, or ending in `-` or a second `.`.
+    if !alnum {
         return Err(UriError::Host);
     }
     if numeric {
@@ -391,23 +459,35 @@ fn strip_param_lead(params: &[u8]) -> Result<&[u8], UriError> {
     }
 }
 
+/// `*( ";" uri-parameter )` after the leading `;`: every `;`-separated item is a non-empty
+/// `paramchar` name with an optional non-empty `paramchar` value after the first `=`, checked
+/// in one pass over the list.
 fn validate_params(params: &[u8]) -> Result<(), UriError> {
     if params.is_empty() {
         return Ok(());
     }
-    for p in params.split(|&b| b == b';') {
-        let (name, value) = match p.iter().position(|&b| b == b'=') {
-            Some(e) => (&p[..e], Some(&p[e + 1..])),
-            None => (p, None),
+    // Start of the current name or value, and whether the current item has had its `=`.
+    let (mut part, mut eq) = (0, false);
+    let mut i = 0;
+    loop {
+        i = escaped_run(params, i, scan::is_paramchar);
+        let sep = match params.get(i) {
+            None => break,
+            Some(&b) => b,
         };
-        if name.is_empty() || !scan::all_escaped(name, scan::is_paramchar) {
+        if i == part {
             return Err(UriError::Param);
         }
-        if let Some(v) = value {
-            if v.is_empty() || !scan::all_escaped(v, scan::is_paramchar) {
-                return Err(UriError::Param);
-            }
+        match sep {
+            b';' => eq = false,
+            b'=' if !eq => eq = true,
+            _ => return Err(UriError::Param),
         }
+        i += 1;
+        part = i;
+    }
+    if part == params.len() {
+        return Err(UriError::Param);
     }
     Ok(())
 }

@@ -155,14 +155,7 @@ fn malformed<A: Authorizer>(
 ) -> Outcome {
     r.stats.malformed += 1;
     let tag = to_tag(&r.tag_seed, msg.get(..256).unwrap_or(msg));
-    if response::salvage_400(out, msg, reason, &tag) {
-        if code != 400 {
-            // Same salvaged headers, other status: rewrite the status line.
-            let line_end = out.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
-            let mut line = Vec::with_capacity(64);
-            writer::status_line(&mut line, code, reason);
-            out.splice(..line_end, line);
-        }
+    if response::salvage_error(out, msg, code, reason, &tag) {
         Outcome::Respond {
             code,
             dest: src.addr,
@@ -557,11 +550,14 @@ fn commit<A: Authorizer>(
             .unwrap_or(r.config.default_expires_s);
         if expires > 0 && expires < r.config.min_expires_s && expires < 3600 {
             r.stats.rejected += 1;
-            let mut line = Vec::with_capacity(24);
+            let mut line = std::mem::take(&mut r.scratch.extra);
+            line.clear();
             line.extend_from_slice(b"Min-Expires: ");
             writer::push_u64(&mut line, u64::from(r.config.min_expires_s));
             line.extend_from_slice(b"\r\n");
-            return cx.with_headers(out, 423, b"Interval Too Brief", &line);
+            let o = cx.with_headers(out, 423, b"Interval Too Brief", &line);
+            r.scratch.extra = line;
+            return o;
         }
         let expires = expires.min(r.config.max_expires_s);
         let instance = c.instance();
@@ -1058,11 +1054,14 @@ fn redirect<A: Authorizer>(
             cx.simple(out, 404, b"Not Found")
         }
         Found::MethodNotAllowed(allow) => {
-            let mut line = Vec::with_capacity(128);
+            let mut line = std::mem::take(&mut r.scratch.extra);
+            line.clear();
             line.extend_from_slice(b"Allow: ");
             push_methods(&mut line, allow);
             line.extend_from_slice(b"\r\n");
-            cx.with_headers(out, 405, b"Method Not Allowed", &line)
+            let o = cx.with_headers(out, 405, b"Method Not Allowed", &line);
+            r.scratch.extra = line;
+            o
         }
     };
     r.scratch.aor = aor;

@@ -58,10 +58,17 @@ pub fn contact_line(out: &mut Vec<u8>, b: &Binding, now: Millis, with_expires: b
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes a 400 for a request that failed to parse, if enough of it can be salvaged to
-/// answer (§8.2.6 needs Via, From, To, Call-ID and CSeq to be copied). Returns false when there
-/// is no Via, or the start line is not a request: such input is dropped.
-pub fn salvage_400(out: &mut Vec<u8>, msg: &[u8], reason: &[u8], to_tag: &[u8]) -> bool {
+/// Writes an error (400, or 505/513 for a version or size problem) for a request that failed
+/// to parse, if enough of it can be salvaged to answer (§8.2.6 needs Via, From, To, Call-ID and
+/// CSeq to be copied). Returns false when there is no Via, or the start line is not a request:
+/// such input is dropped.
+pub fn salvage_error(
+    out: &mut Vec<u8>,
+    msg: &[u8],
+    code: u16,
+    reason: &[u8],
+    to_tag: &[u8],
+) -> bool {
     out.clear();
     let first_end = memchr::memchr(b'\n', msg).unwrap_or(msg.len());
     let first = &msg[..first_end];
@@ -76,7 +83,7 @@ pub fn salvage_400(out: &mut Vec<u8>, msg: &[u8], reason: &[u8], to_tag: &[u8]) 
     if !is_request {
         return false;
     }
-    writer::status_line(out, 400, reason);
+    writer::status_line(out, code, reason);
     let mut have = [false; 5];
     for line in msg[first_end.min(msg.len())..]
         .split(|&b| b == b'\n')
@@ -151,22 +158,30 @@ mod tests {
     fn salvage_needs_a_request_with_via() {
         let mut out = Vec::new();
         let msg = b"REGISTER sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@x>\r\nCSeq: x\r\n\r\n";
-        assert!(salvage_400(&mut out, msg, b"Malformed CSeq", b"T"));
+        assert!(salvage_error(&mut out, msg, 400, b"Malformed CSeq", b"T"));
         let s = String::from_utf8(out.clone()).unwrap();
         assert!(
             s.starts_with("SIP/2.0 400 Malformed CSeq\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n")
         );
         assert!(s.contains("To: <sip:a@x>;tag=T\r\n"));
-        assert!(!salvage_400(
+        assert!(!salvage_error(
             &mut out,
             b"REGISTER sip:x SIP/2.0\r\nTo: x\r\n\r\n",
+            400,
             b"x",
             b"T"
         ));
-        assert!(!salvage_400(&mut out, b"\x00\x01garbage", b"x", b"T"));
-        assert!(!salvage_400(
+        assert!(!salvage_error(
+            &mut out,
+            b"\x00\x01garbage",
+            400,
+            b"x",
+            b"T"
+        ));
+        assert!(!salvage_error(
             &mut out,
             b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n",
+            400,
             b"x",
             b"T"
         ));

@@ -6,8 +6,10 @@
 //!   no files: time comes in as an argument.
 //! - [`timer`]: the shard-local hierarchical timer wheel that drives binding expiry.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+pub mod config;
 pub mod registrar;
+pub mod shard;
 pub mod sip;
 pub mod timer;

@@ -1,75 +1,68 @@
-//! `registrar`: the appliance binary.
-//!
-//! The network runtime (shards, sockets, configuration file) lands with issue 3. Until then
-//! the binary runs a self-check of the sans-IO core with its embedded defaults: it registers a
-//! contact, looks it up through a redirect, and prints the exchange.
+//! `registrar`: command line → configuration → shards. Nothing else lives here.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
-use registrar::registrar::{Config, Millis, Outcome, Registrar, Source, Transport, UnixTime};
+use clap::Parser;
+use registrar::config::{AppConfig, Cli};
+use tracing::{error, info};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const REGISTER: &str = "REGISTER sip:example.com SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.1:5070;rport;branch=z9hG4bK-selfcheck-1\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:alice@example.com>;tag=selfcheck\r\n\
-To: <sip:alice@example.com>\r\n\
-Call-ID: selfcheck-1@127.0.0.1\r\n\
-CSeq: 1 REGISTER\r\n\
-Contact: <sip:alice@127.0.0.1:5070>;expires=300\r\n\
-Content-Length: 0\r\n\r\n";
-
-const INVITE: &str = "INVITE sip:alice@example.com SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-selfcheck-2\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:bob@example.com>;tag=caller\r\n\
-To: <sip:alice@example.com>\r\n\
-Call-ID: selfcheck-2@127.0.0.1\r\n\
-CSeq: 1 INVITE\r\n\
-Content-Length: 0\r\n\r\n";
-
-fn main() {
-    let start = Instant::now();
-    let wall = || {
-        UnixTime(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        )
-    };
-    let now = || Millis(start.elapsed().as_millis() as u64);
-    let mut core = match Registrar::new(Config::default(), now()) {
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let cfg = match AppConfig::load(&cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("registrar: bad configuration: {e}");
-            std::process::exit(2);
+            eprintln!("registrar: config error: {e}");
+            return ExitCode::from(2);
         }
     };
-    let src = Source {
-        addr: "127.0.0.1:5070".parse().expect("literal"),
-        transport: Transport::Udp,
-    };
-    let mut out = Vec::new();
-    println!(
-        "registrar {}: self-check of the RFC 3261 core (the network runtime comes with issue 3)",
-        env!("CARGO_PKG_VERSION")
-    );
-    let mut ok = true;
-    for (msg, want) in [(REGISTER, 200), (INVITE, 302)] {
-        let outcome = core.handle(now(), wall(), src, msg.as_bytes(), &mut out);
-        println!(
-            "\n>>> {}\n<<< {}",
-            msg.lines().next().unwrap_or(""),
-            String::from_utf8_lossy(&out).trim_end()
+    if cli.check_config {
+        println!("{cfg:#?}");
+        println!("configuration ok");
+        return ExitCode::SUCCESS;
+    }
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(&cfg.server.log));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            error!("cannot install the handler for signal {sig}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let shards = cfg.server.shards;
+    let cores = cfg.server.cores.clone();
+    let result = registrar::shard::run(cfg, stop, |bound| {
+        let list: Vec<String> = bound.iter().map(|l| l.to_string()).collect();
+        info!(
+            shards,
+            cores = ?cores,
+            "registrar {} listening {}",
+            env!("CARGO_PKG_VERSION"),
+            list.join(" ")
         );
-        ok &= matches!(outcome, Outcome::Respond { code, .. } if code == want);
+    });
+    match result {
+        Ok(reports) => {
+            let bindings: usize = reports.iter().map(|r| r.bindings).sum();
+            info!(bindings, "stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("registrar: {e}");
+            ExitCode::from(1)
+        }
     }
-    println!("\nstats: {:?}", core.stats());
-    if !ok {
-        eprintln!("registrar: self-check FAILED");
-        std::process::exit(1);
-    }
-    println!("self-check passed");
 }

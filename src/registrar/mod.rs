@@ -20,6 +20,7 @@ pub mod config;
 pub mod journal;
 mod pipeline;
 mod response;
+pub mod route;
 
 use std::net::SocketAddr;
 

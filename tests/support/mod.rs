@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod rng;
+pub mod server;
 
 use std::net::SocketAddr;
 
@@ -100,7 +101,7 @@ pub struct Resp {
 }
 
 impl Resp {
-    fn parse(bytes: &[u8], dest: SocketAddr) -> Resp {
+    pub fn parse(bytes: &[u8], dest: SocketAddr) -> Resp {
         let mut h = [Header::EMPTY; 64];
         let Ok(Status::Complete(m)) =
             message::parse(bytes, &mut h, Framing::Stream, &ParserConfig::default())

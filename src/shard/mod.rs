@@ -1,0 +1,526 @@
+//! The runtime shell: one glommio executor per shard, pinned to its CPU, each with its own
+//! SO_REUSEPORT UDP socket and TCP listener on every listening address.
+//!
+//! Each shard owns the AoRs whose canonical form hashes to it ([`Router`]) and keeps them in
+//! its own [`Registrar`]; nothing is shared between shard threads and nothing is locked. The
+//! kernel spreads packets by 4-tuple, not by AoR, so a request that lands on a shard that
+//! does not own its AoR is handed over, as owned bytes with its source and reply path, on a
+//! bounded cross-shard channel (glommio's channel mesh). The owner runs §10.3 and answers:
+//! UDP from its own socket (same address and port as every shard's), TCP back through the
+//! shard that holds the connection.
+//!
+//! Each shard ticks its own timer wheel (`handle_timeout`), so expiry needs no global sweep.
+//! Nothing but SIP runs on a shard; the admin (later) gets its own thread.
+
+mod sockets;
+pub mod stats;
+mod tcp;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use glommio::channels::channel_mesh::{MeshBuilder, Senders};
+use glommio::channels::local_channel::LocalSender;
+use glommio::net::UdpSocket;
+use glommio::{LocalExecutorBuilder, Placement};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::config::{AppConfig, Listen};
+use crate::registrar::{Millis, Outcome, Registrar, Source, Stats, Transport, UnixTime, route};
+
+pub use sockets::BindError;
+pub use stats::{ShellSnapshot, ShellStats};
+
+/// Picks the owner shard of a canonical AoR: a keyed hash (seeded per process, so a remote
+/// party cannot aim many AoRs at one shard) mapped onto the shard count.
+#[derive(Clone, Debug)]
+pub struct Router {
+    hasher: foldhash::fast::FixedState,
+    shards: usize,
+}
+
+impl Router {
+    /// A router with a fresh random key.
+    pub fn new(shards: usize) -> Router {
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64);
+        Router::with_seed(shards, seed)
+    }
+
+    pub fn with_seed(shards: usize, seed: u64) -> Router {
+        Router {
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+            shards: shards.max(1),
+        }
+    }
+
+    /// The shard owning `aor` (canonical form).
+    pub fn owner(&self, aor: &[u8]) -> usize {
+        let h = self.hasher.hash_one(aor);
+        // Multiply-shift maps the hash onto 0..shards without a division.
+        ((u128::from(h) * self.shards as u128) >> 64) as usize
+    }
+}
+
+/// What a shard reports when it stops.
+#[derive(Debug, Clone)]
+pub struct ShardReport {
+    pub shard: usize,
+    pub core: Stats,
+    pub shell: ShellSnapshot,
+    pub aors: usize,
+    pub bindings: usize,
+}
+
+/// Why the runtime could not start.
+#[derive(Debug)]
+pub enum RunError {
+    Bind(BindError),
+    Executor { shard: usize, error: String },
+    Core(crate::registrar::ConfigError),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Bind(e) => write!(f, "{e}"),
+            RunError::Executor { shard, error } => {
+                write!(f, "shard {shard}: cannot start its executor: {error}")
+            }
+            RunError::Core(e) => write!(f, "registrar.{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// How a handed-off request's response travels back.
+#[derive(Clone, Copy, Debug)]
+enum ReplyPath {
+    /// From the owner's UDP socket with this index in `server.listen`'s UDP entries.
+    Udp { socket: usize },
+    /// Through connection `conn` of shard `shard`.
+    Tcp { shard: usize, conn: u64 },
+}
+
+/// What shards send each other.
+enum PeerMsg {
+    /// A request for an AoR the receiving shard owns.
+    Request {
+        bytes: Vec<u8>,
+        src: SocketAddr,
+        reply: ReplyPath,
+    },
+    /// A response for a TCP connection the receiving shard holds.
+    TcpReply { conn: u64, bytes: Vec<u8> },
+}
+
+/// Starts the shards on sockets bound here, calls `ready` with the addresses actually bound
+/// (port 0 resolved), and runs until `stop` is set; then every shard drains and reports.
+pub fn run(
+    cfg: AppConfig,
+    stop: Arc<AtomicBool>,
+    ready: impl FnOnce(&[Listen]),
+) -> Result<Vec<ShardReport>, RunError> {
+    // The core checks its own settings; do it before any thread starts.
+    Registrar::new(cfg.core.clone(), Millis(0)).map_err(RunError::Core)?;
+    let (per_shard, bound) = sockets::bind_all(&cfg).map_err(RunError::Bind)?;
+    let n = cfg.server.shards;
+    let router = Router::new(n);
+    let mesh = MeshBuilder::<PeerMsg, _>::full(n, cfg.tuning.handoff_queue_depth);
+    let cfg = Arc::new(cfg);
+    let epoch = Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    for (id, sockets) in per_shard.into_iter().enumerate() {
+        let placement = match cfg.server.cores.get(id) {
+            Some(&cpu) => Placement::Fixed(cpu),
+            None => Placement::Unbound,
+        };
+        let builder = LocalExecutorBuilder::new(placement)
+            .name(&format!("shard-{id}"))
+            .io_memory(cfg.tuning.io_memory_kib << 10)
+            .spin_before_park(Duration::from_micros(cfg.tuning.spin_before_park_us));
+        let (cfg, stop, mesh, router) = (cfg.clone(), stop.clone(), mesh.clone(), router.clone());
+        let handle = builder
+            .spawn(move || {
+                let span = info_span!("shard", id);
+                shard_main(id, cfg, sockets, router, mesh, stop, epoch).instrument(span)
+            })
+            .map_err(|e| RunError::Executor {
+                shard: id,
+                error: e.to_string(),
+            })?;
+        handles.push(handle);
+    }
+    ready(&bound);
+    let mut reports = Vec::with_capacity(n);
+    for (id, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                return Err(RunError::Executor {
+                    shard: id,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(reports)
+}
+
+/// One shard's state, shared by its tasks (all on one thread: `Rc`/`RefCell`, and no borrow
+/// is held across an `.await`).
+pub(crate) struct Shard {
+    id: usize,
+    cfg: Arc<AppConfig>,
+    core: RefCell<Registrar>,
+    epoch: Instant,
+    router: Router,
+    udp: Vec<Rc<UdpSocket>>,
+    peers: Option<Senders<PeerMsg>>,
+    /// Open TCP connections of this shard: their response queues.
+    conns: RefCell<HashMap<u64, Rc<LocalSender<Vec<u8>>>>>,
+    per_source: RefCell<HashMap<IpAddr, usize>>,
+    next_conn: Cell<u64>,
+    key: RefCell<Vec<u8>>,
+    stats: ShellStats,
+}
+
+impl Shard {
+    fn now(&self) -> Millis {
+        Millis(self.epoch.elapsed().as_millis() as u64)
+    }
+
+    /// The shard owning the AoR `msg` is about; this one when it names none (the answer is
+    /// then an error or nothing, which any shard can give).
+    fn owner_of(&self, msg: &[u8]) -> usize {
+        if self.router.shards == 1 {
+            return self.id;
+        }
+        let mut key = self.key.borrow_mut();
+        if route::owner_aor(&self.cfg.core, msg, &mut key) {
+            self.router.owner(&key)
+        } else {
+            self.id
+        }
+    }
+
+    /// Runs the core on one message; the response (if any) is in `out`.
+    fn process(
+        &self,
+        msg: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> Option<SocketAddr> {
+        let wall = UnixTime(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        );
+        let outcome = self.core.borrow_mut().handle(
+            self.now(),
+            wall,
+            Source {
+                addr: src,
+                transport,
+            },
+            msg,
+            out,
+        );
+        match outcome {
+            Outcome::Respond { dest, .. } => Some(dest),
+            Outcome::Drop(_) => None,
+        }
+    }
+
+    /// Hands a request to its owner. UDP: a full queue drops it (counted; the client
+    /// retransmits). TCP: waits for room (back-pressure on the connection).
+    async fn hand_off(&self, owner: usize, msg: &[u8], src: SocketAddr, reply: ReplyPath) {
+        let Some(peers) = &self.peers else { return };
+        let item = PeerMsg::Request {
+            bytes: msg.to_vec(),
+            src,
+            reply,
+        };
+        let sent = match reply {
+            ReplyPath::Udp { .. } => peers.try_send_to(owner, item).is_ok(),
+            ReplyPath::Tcp { .. } => peers.send_to(owner, item).await.is_ok(),
+        };
+        let counter = if sent {
+            &self.stats.handed_off
+        } else {
+            &self.stats.handoff_dropped
+        };
+        counter.set(counter.get() + 1);
+    }
+
+    /// Queues a response on one of this shard's TCP connections.
+    fn deliver_tcp(&self, conn: u64, bytes: Vec<u8>) {
+        let ok = match self.conns.borrow().get(&conn) {
+            Some(tx) => tx.try_send(bytes).is_ok(),
+            None => false,
+        };
+        if !ok {
+            bump(&self.stats.replies_dropped);
+        }
+    }
+
+    fn report(&self) -> ShardReport {
+        let core = self.core.borrow();
+        ShardReport {
+            shard: self.id,
+            core: *core.stats(),
+            shell: self.stats.snapshot(),
+            aors: core.table().aor_count(),
+            bindings: core.table().binding_count(),
+        }
+    }
+}
+
+fn bump(c: &Cell<u64>) {
+    c.set(c.get() + 1);
+}
+
+async fn shard_main(
+    id: usize,
+    cfg: Arc<AppConfig>,
+    sockets: sockets::ShardSockets,
+    router: Router,
+    mesh: MeshBuilder<PeerMsg, glommio::channels::channel_mesh::Full>,
+    stop: Arc<AtomicBool>,
+    epoch: Instant,
+) -> ShardReport {
+    let (peers, mut receivers) = if router.shards > 1 {
+        match mesh.join().await {
+            Ok((s, r)) => (Some(s), Some(r)),
+            Err(_) => {
+                warn!("cannot join the shard mesh; handling every request locally");
+                (None, None)
+            }
+        }
+    } else {
+        (None, None)
+    };
+    let core = Registrar::new(cfg.core.clone(), Millis(epoch.elapsed().as_millis() as u64))
+        .expect("validated before the shards started");
+    let udp: Vec<Rc<UdpSocket>> = sockets
+        .udp
+        .into_iter()
+        .map(|(_, s)| Rc::new(UdpSocket::from(s)))
+        .collect();
+    let shard = Rc::new(Shard {
+        id,
+        cfg: cfg.clone(),
+        core: RefCell::new(core),
+        epoch,
+        router,
+        udp,
+        peers,
+        conns: RefCell::new(HashMap::new()),
+        per_source: RefCell::new(HashMap::new()),
+        next_conn: Cell::new(0),
+        key: RefCell::new(Vec::with_capacity(128)),
+        stats: ShellStats::default(),
+    });
+
+    let mut tasks = Vec::new();
+    for i in 0..shard.udp.len() {
+        tasks.push(glommio::spawn_local(
+            udp_loop(shard.clone(), i).in_current_span(),
+        ));
+    }
+    for (addr, s) in sockets.tcp {
+        let listener = sockets::into_glommio_listener(s);
+        tasks.push(glommio::spawn_local(
+            tcp::accept_loop(shard.clone(), listener, addr).in_current_span(),
+        ));
+    }
+    if let Some(r) = receivers.as_mut() {
+        for (peer, rx) in r.streams() {
+            let shard = shard.clone();
+            tasks.push(glommio::spawn_local(
+                async move {
+                    let mut out = Vec::with_capacity(4096);
+                    while let Some(msg) = rx.recv().await {
+                        peer_message(&shard, msg, &mut out).await;
+                    }
+                    debug!(peer, "peer channel closed");
+                }
+                .in_current_span(),
+            ));
+        }
+    }
+    debug!("shard running");
+
+    tick_loop(&shard, &stop).await;
+
+    // Drain: give requests already queued between shards a moment, then stop.
+    glommio::timer::sleep(Duration::from_millis(50)).await;
+    drop(tasks);
+    let report = shard.report();
+    info!(
+        aors = report.aors,
+        bindings = report.bindings,
+        "shard stopped: {} registers={} accepted={} rejected={} redirects={} not_found={} malformed={} expired={}",
+        report.shell,
+        report.core.registers,
+        report.core.accepted,
+        report.core.rejected,
+        report.core.redirects,
+        report.core.not_found,
+        report.core.malformed,
+        report.core.bindings_expired,
+    );
+    report
+}
+
+/// Expiry, journal and housekeeping once per tick, until `stop`.
+async fn tick_loop(shard: &Shard, stop: &AtomicBool) {
+    let tick = Duration::from_millis(shard.cfg.core.timer_tick_ms.clamp(1, 100));
+    let stats_every = Duration::from_secs(shard.cfg.server.stats_interval_s);
+    let mut last_stats = Instant::now();
+    let mut journal = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        glommio::timer::sleep(tick).await;
+        let now = shard.now();
+        {
+            let mut core = shard.core.borrow_mut();
+            // Bounded: each call removes at most `limits.expiry_budget` bindings; what is
+            // left waits for the next tick.
+            if core.poll_timeout().is_some_and(|t| t <= now) {
+                core.handle_timeout(now);
+            }
+            // Durable storage comes with the store; until then the records are dropped.
+            core.take_journal(&mut journal);
+            journal.clear();
+        }
+        if !stats_every.is_zero() && last_stats.elapsed() >= stats_every {
+            last_stats = Instant::now();
+            let r = shard.report();
+            info!(aors = r.aors, bindings = r.bindings, "stats: {}", r.shell);
+        }
+    }
+}
+
+/// Receives on one UDP socket and answers, or hands the request to its owner.
+async fn udp_loop(shard: Rc<Shard>, index: usize) {
+    let sock = shard.udp[index].clone();
+    let max = shard.cfg.core.parser.limits.max_message_bytes;
+    // One byte more than the limit: a datagram that fills it is too large (the core answers
+    // 513 when it can find a Via, else drops and counts it).
+    let mut buf = vec![0u8; max + 1];
+    let mut out = Vec::with_capacity(4096);
+    let batch = shard.cfg.tuning.batch;
+    let mut handled = 0usize;
+    loop {
+        let (n, src) = match sock.recv_from(&mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                bump(&shard.stats.udp_errors);
+                debug!(error = %e, "udp receive");
+                continue;
+            }
+        };
+        bump(&shard.stats.udp_in);
+        let msg = &buf[..n];
+        let owner = shard.owner_of(msg);
+        if owner != shard.id {
+            shard
+                .hand_off(owner, msg, src, ReplyPath::Udp { socket: index })
+                .await;
+        } else if let Some(dest) = shard.process(msg, src, Transport::Udp, &mut out) {
+            send_udp(&shard, &sock, &out, dest).await;
+        }
+        handled += 1;
+        if handled >= batch {
+            handled = 0;
+            glommio::yield_if_needed().await;
+        }
+    }
+}
+
+async fn send_udp(shard: &Shard, sock: &UdpSocket, bytes: &[u8], dest: SocketAddr) {
+    match sock.send_to(bytes, dest).await {
+        Ok(_) => bump(&shard.stats.udp_out),
+        Err(e) => {
+            bump(&shard.stats.udp_errors);
+            debug!(error = %e, %dest, "udp send");
+        }
+    }
+}
+
+/// Handles what another shard sent.
+async fn peer_message(shard: &Shard, msg: PeerMsg, out: &mut Vec<u8>) {
+    match msg {
+        PeerMsg::Request { bytes, src, reply } => {
+            bump(&shard.stats.from_peers);
+            let transport = match reply {
+                ReplyPath::Udp { .. } => Transport::Udp,
+                ReplyPath::Tcp { .. } => Transport::Tcp,
+            };
+            let Some(dest) = shard.process(&bytes, src, transport, out) else {
+                return;
+            };
+            match reply {
+                ReplyPath::Udp { socket } => {
+                    if let Some(sock) = shard.udp.get(socket) {
+                        send_udp(shard, sock, out, dest).await;
+                    }
+                }
+                ReplyPath::Tcp {
+                    shard: holder,
+                    conn,
+                } if holder == shard.id => {
+                    shard.deliver_tcp(conn, out.clone());
+                }
+                ReplyPath::Tcp {
+                    shard: holder,
+                    conn,
+                } => {
+                    let item = PeerMsg::TcpReply {
+                        conn,
+                        bytes: out.clone(),
+                    };
+                    // Never wait here: the holder may be waiting on us (a cycle).
+                    let sent = shard
+                        .peers
+                        .as_ref()
+                        .is_some_and(|p| p.try_send_to(holder, item).is_ok());
+                    bump(if sent {
+                        &shard.stats.replies_forwarded
+                    } else {
+                        &shard.stats.replies_dropped
+                    });
+                }
+            }
+        }
+        PeerMsg::TcpReply { conn, bytes } => shard.deliver_tcp(conn, bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_spreads_aors_and_is_stable() {
+        let r = Router::with_seed(4, 7);
+        let mut counts = [0usize; 4];
+        for i in 0..4000 {
+            let aor = format!("user{i}@example.com");
+            let o = r.owner(aor.as_bytes());
+            assert_eq!(o, r.owner(aor.as_bytes()));
+            counts[o] += 1;
+        }
+        for c in counts {
+            assert!((800..1200).contains(&c), "{counts:?}");
+        }
+        assert_eq!(Router::with_seed(1, 7).owner(b"x@y"), 0);
+    }
+}

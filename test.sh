@@ -8,6 +8,9 @@ cd "$(dirname "$0")"
 
 need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
+# Stock SIP clients the integration tests drive the binary with (tests/stock_clients.rs).
+command -v sipp >/dev/null || need_apt+=(sip-tester)
+command -v sipsak >/dev/null || need_apt+=(sipsak)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -78,5 +78,9 @@ fn sipsak_registers_a_contact_that_a_lookup_finds() {
     let ua = UdpUa::new(server.udp);
     let r = ua.send(&request("INVITE", "sip:dave@127.0.0.1"));
     assert_eq!(r.code, 302, "{}", r.raw);
-    assert!(r.contacts()[0].starts_with("<sip:dave@127.0.0.1:5099>"), "{}", r.raw);
+    assert!(
+        r.contacts()[0].starts_with("<sip:dave@127.0.0.1:5099>"),
+        "{}",
+        r.raw
+    );
 }

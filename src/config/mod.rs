@@ -315,21 +315,28 @@ impl AppConfig {
         table.remove("profile");
         let mut file = decode(table)?;
         cli.apply(&mut file)?;
-        AppConfig::build(file)
+        AppConfig::build(file, &cores::available_cpus())
     }
 
     /// The configuration from TOML text alone (no profile, no command line).
     pub fn from_toml(text: &str) -> Result<AppConfig, ConfigError> {
-        let table = text.parse::<toml::Table>().map_err(|e| {
+        AppConfig::from_toml_for_cpus(text, &cores::available_cpus())
+    }
+
+    /// As [`from_toml`](Self::from_toml), checked against a machine whose usable CPUs are
+    /// `cpus` (to check a tuning profile meant for a bigger machine).
+    pub fn from_toml_for_cpus(text: &str, cpus: &[usize]) -> Result<AppConfig, ConfigError> {
+        let mut table = text.parse::<toml::Table>().map_err(|e| {
             ConfigError::new(
                 "config",
                 format!("not valid TOML: {}", one_line(&e.to_string())),
             )
         })?;
-        AppConfig::build(decode(table)?)
+        table.remove("profile");
+        AppConfig::build(decode(table)?, cpus)
     }
 
-    fn build(f: File) -> Result<AppConfig, ConfigError> {
+    fn build(f: File, available: &[usize]) -> Result<AppConfig, ConfigError> {
         let s = &f.server;
         let listen_text: Vec<String> = match &s.listen {
             Some(l) => l.clone(),
@@ -355,7 +362,6 @@ impl AppConfig {
             listen.push(parsed);
         }
 
-        let available = cores::available_cpus();
         let pin = s.pin.unwrap_or(true);
         let listed: Option<Vec<usize>> = match &s.cores {
             CoreList::None => None,
@@ -382,7 +388,7 @@ impl AppConfig {
                         "server.cores",
                         format!(
                             "CPU {c} is not available to this process (available: {})",
-                            cores::format_core_list(&available)
+                            cores::format_core_list(available)
                         ),
                     ));
                 }

@@ -103,6 +103,9 @@ fn redirect_orders_contacts_by_q_and_answers_options_404_405() {
     ua.send_raw(udp_text(&request("ACK", "sip:carol@example.com")).as_bytes());
     let again = ua.send(&request("INVITE", "sip:carol@example.com").cseq(2));
     assert_eq!(again.code, 302);
+    // CANCEL for a transaction the redirect server does not have: 481 (RFC 3261 §9.2).
+    let cancel = ua.send(&request("CANCEL", "sip:carol@example.com").cseq(2));
+    assert_eq!(cancel.code, 481, "{}", cancel.raw);
     let (shards, _) = server.stop();
     assert_eq!(total(&shards, "redirects"), 2);
     assert_eq!(total(&shards, "not_found"), 1);
@@ -238,9 +241,14 @@ fn garbage_half_messages_and_oversized_messages_do_not_disturb_valid_ones() {
     good.write(tcp_text(&register("after").contact("<sip:y@127.0.0.1:7000>")).as_bytes());
     assert_eq!(good.recv().unwrap().code, 200);
     ok(&ua, "after-udp");
+    // A stray response is dropped and counted.
+    ua.send_raw(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n");
+    ok(&ua, "after-response");
     let (shards, log) = server.stop();
     assert!(total(&shards, "tcp_framing_closed") >= 2, "{log:#?}");
-    assert_eq!(total(&shards, "accepted"), 5);
+    assert_eq!(total(&shards, "dropped_responses"), 1, "{log:#?}");
+    assert!(total(&shards, "dropped_malformed") >= 3, "{log:#?}");
+    assert_eq!(total(&shards, "accepted"), 6);
 }
 
 #[test]

@@ -756,6 +756,12 @@ pub fn check_registrar(data: &[u8]) {
             Some(p) if i < 3 => (&rest[..p], Some(&rest[p + MESSAGE_SEPARATOR.len()..])),
             _ => (rest, None),
         };
+        // The shard router reads the same bytes before the core does: it must not panic,
+        // and an AoR it names is never empty.
+        let mut key = Vec::new();
+        if registrar::registrar::route::owner_aor(r.config(), msg, &mut key) {
+            assert!(!key.is_empty(), "owner AoR named but empty");
+        }
         for transport in [Transport::Udp, Transport::Tcp] {
             let src = Source {
                 addr: std::net::SocketAddr::new(AMENDS[0].source_ip, AMENDS[0].source_port),

@@ -367,14 +367,18 @@ async fn shard_main(
     info!(
         aors = report.aors,
         bindings = report.bindings,
-        "shard stopped: {} registers={} accepted={} rejected={} redirects={} not_found={} malformed={} expired={}",
+        "shard stopped: {} registers={} accepted={} rejected={} retransmissions={} redirects={} not_found={} malformed={} dropped_malformed={} dropped_responses={} dropped_acks={} expired={}",
         report.shell,
         report.core.registers,
         report.core.accepted,
         report.core.rejected,
+        report.core.retransmissions,
         report.core.redirects,
         report.core.not_found,
         report.core.malformed,
+        report.core.dropped_malformed,
+        report.core.dropped_responses,
+        report.core.dropped_acks,
         report.core.bindings_expired,
     );
     report

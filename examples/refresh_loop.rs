@@ -27,6 +27,9 @@ fn main() {
     };
     let mut reg = Registrar::new(Config::default(), Millis(0)).unwrap();
     let mut out = Vec::with_capacity(2048);
+    // The persistence journal is drained after every request, as the handle bench and the
+    // shell do.
+    let mut journal = Vec::with_capacity(4096);
     let mut msg = TEMPLATE.to_vec();
     let find = |pat: &[u8]| -> Vec<usize> {
         TEMPLATE
@@ -57,6 +60,7 @@ fn main() {
                 &msg,
                 &mut out,
             );
+            reg.take_journal(&mut journal);
             n += 1;
         }
     }

@@ -356,6 +356,40 @@ impl BindingTable {
             .copied()
     }
 
+    /// The hash of an AoR key (as the index uses it), for the prefetch hints below.
+    pub fn key_hash(&self, key: &[u8]) -> u64 {
+        hash_key(&self.hasher, key)
+    }
+
+    /// Prefetch hint, first stage: starts loading the slot of the AoR whose key hashes to
+    /// `hash` (every slot the index lists under that hash). Changes nothing.
+    pub fn prefetch_slot(&self, hash: u64) {
+        let _ = self.index.find(hash, |&i| {
+            if let Some(s) = self.slots.get(i as usize) {
+                crate::prefetch::read(s);
+            }
+            false
+        });
+    }
+
+    /// Prefetch hint, second stage (once the slot is in cache): starts loading the AoR key,
+    /// every binding's strings and the slot's timer entry, which handling a REGISTER for the
+    /// AoR reads. Changes nothing.
+    pub fn prefetch_slot_data(&self, hash: u64) {
+        let _ = self.index.find(hash, |&i| {
+            if let Some(s) = self.slots.get(i as usize) {
+                crate::prefetch::bytes(&s.key);
+                for b in &s.bindings {
+                    crate::prefetch::bytes(&b.text);
+                }
+                if let Some(t) = s.timer {
+                    self.wheel.prefetch(t);
+                }
+            }
+            false
+        });
+    }
+
     pub fn slot(&self, index: u32) -> &AorSlot {
         &self.slots[index as usize]
     }

@@ -619,6 +619,8 @@ pub struct Via<'b> {
     pub raw: &'b [u8],
     branch: Option<&'b [u8]>,
     rport: Option<Option<&'b [u8]>>,
+    /// The name of the first `rport` parameter (where a response fills in a bare one's value).
+    rport_name: &'b [u8],
     received: Option<&'b [u8]>,
 }
 
@@ -681,10 +683,14 @@ impl<'b> Via<'b> {
             (sent_by, host, port)
         };
         let (mut branch, mut rport, mut received) = (None, None, None);
+        let mut rport_name: &'b [u8] = b"";
         let params = HeaderParams::parse_with(&rest[end..], |n, v| {
             if scan::token_eq(n, b"branch") {
                 branch = branch.or(v);
             } else if scan::token_eq(n, b"rport") {
+                if rport.is_none() {
+                    rport_name = n;
+                }
                 rport = rport.or(Some(v));
             } else if scan::token_eq(n, b"received") {
                 received = received.or(v);
@@ -700,6 +706,7 @@ impl<'b> Via<'b> {
             raw: s,
             branch,
             rport,
+            rport_name,
             received,
         })
     }
@@ -715,6 +722,18 @@ impl<'b> Via<'b> {
 
     pub fn received(&self) -> Option<&'b [u8]> {
         self.received
+    }
+
+    /// Where a bare `rport` (no value) ends, as an offset into [`raw`](Self::raw), so that a
+    /// response can fill in its value without scanning the parameters again.
+    pub fn bare_rport_end(&self) -> Option<usize> {
+        match self.rport {
+            Some(None) => Some(
+                self.rport_name.as_ptr() as usize - self.raw.as_ptr() as usize
+                    + self.rport_name.len(),
+            ),
+            _ => None,
+        }
     }
 }
 

@@ -212,6 +212,9 @@ pub struct Header<'b> {
     pub kind: Hdr,
     pub name: &'b [u8],
     pub value: &'b [u8],
+    /// True when the value is known to hold no control byte (so no fold, CR or LF): what
+    /// the framing fast path proved. False says nothing either way.
+    pub plain: bool,
 }
 
 impl Header<'_> {
@@ -220,6 +223,7 @@ impl Header<'_> {
         kind: Hdr::Other,
         name: b"",
         value: b"",
+        plain: true,
     };
 }
 
@@ -469,7 +473,12 @@ fn fast_header_line(rest: &[u8]) -> Option<(Header<'_>, &[u8])> {
     while let [v @ .., b' '] = value {
         value = v;
     }
-    let h = Header { kind, name, value };
+    let h = Header {
+        kind,
+        name,
+        value,
+        plain: true,
+    };
     Some((h, &tail[end + 2..]))
 }
 
@@ -827,6 +836,7 @@ fn parse_header_line(line: &[u8], clean: bool) -> Result<Header<'_>, Error> {
         kind: header::classify(name),
         name,
         value,
+        plain: false,
     })
 }
 

@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 
 use super::header::Hdr;
+use super::message::Header;
 use super::request::Request;
 
 /// Appends `n` in decimal.
@@ -159,7 +160,7 @@ pub fn echo_headers_from(
             Hdr::CSeq => b"CSeq",
             _ => continue,
         };
-        let Some(line) = Line::find(buf, h.name, h.value, name) else {
+        let Some(line) = Line::find(buf, h, name) else {
             copy.flush(out);
             match h.kind {
                 Hdr::Via if !top_done => {
@@ -202,10 +203,12 @@ struct Line {
 }
 
 impl Line {
-    /// The line of the header with `name` and `value` (slices of `buf`) if it reads exactly
-    /// `<canonical>: <value>CRLF` and the value holds no CR or LF (nor other controls).
+    /// The line of header `h` (its name and value slices of `buf`) if it reads exactly
+    /// `<canonical>: <value>CRLF` and the value holds no CR or LF (nor other controls). A
+    /// value the framing fast path already proved free of control bytes is not scanned again.
     #[inline]
-    fn find(buf: &[u8], name: &[u8], value: &[u8], canonical: &[u8]) -> Option<Line> {
+    fn find(buf: &[u8], h: &Header<'_>, canonical: &[u8]) -> Option<Line> {
+        let (name, value) = (h.name, h.value);
         let base = buf.as_ptr() as usize;
         let start = (name.as_ptr() as usize).wrapping_sub(base);
         let value_start = (value.as_ptr() as usize).wrapping_sub(base);
@@ -216,7 +219,7 @@ impl Line {
             || value_start != start.checked_add(name.len() + 2)?
             || buf[value_start - 2..value_start] != *b": "
             || buf[value_end..end] != *b"\r\n"
-            || has_line_break(value)
+            || (!h.plain && has_line_break(value))
         {
             return None;
         }
@@ -329,15 +332,9 @@ fn write_to(out: &mut Vec<u8>, value: &[u8], req: &Request<'_, '_>, to_tag: &[u8
 }
 
 /// Where a bare `rport` (no value) ends in the top Via's text, so its value can be filled in.
+#[inline]
 fn bare_rport_end(via: &super::header::Via<'_>) -> Option<usize> {
-    match via.rport() {
-        Some(None) => via
-            .params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(b"rport"))
-            .map(|(n, _)| n.as_ptr() as usize - via.raw.as_ptr() as usize + n.len()),
-        _ => None,
-    }
+    via.bare_rport_end()
 }
 
 /// §18.2.1: `received` unless sent-by is the source address; RFC 3581 §4: always with `rport`.

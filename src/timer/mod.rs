@@ -229,6 +229,15 @@ impl<T> TimerWheel<T> {
         self.release(key.index).1
     }
 
+    /// Starts loading the entry of `key` into the cache (a hint: no effect on the wheel; a
+    /// stale or out-of-range key is ignored).
+    #[inline]
+    pub fn prefetch(&self, key: TimerKey) {
+        if let Some(entry) = self.entries.get(key.index as usize) {
+            crate::prefetch::read(entry);
+        }
+    }
+
     /// Deadline of a live key, as passed to [`insert`](Self::insert); `None` for a stale key.
     pub fn deadline(&self, key: TimerKey) -> Option<u64> {
         self.live_entry(key).map(|entry| entry.deadline_ms)

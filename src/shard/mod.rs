@@ -12,6 +12,7 @@
 //! Each shard ticks its own timer wheel (`handle_timeout`), so expiry needs no global sweep.
 //! Nothing but SIP runs on a shard; the admin (later) gets its own thread.
 
+mod batch;
 mod sockets;
 pub mod stats;
 mod tcp;
@@ -218,11 +219,7 @@ impl Shard {
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> Option<SocketAddr> {
-        let wall = UnixTime(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        );
+        let wall = wall_now();
         let outcome = self.core.borrow_mut().handle(
             self.now(),
             wall,
@@ -258,6 +255,22 @@ impl Shard {
             &self.stats.handoff_dropped
         };
         counter.set(counter.get() + 1);
+    }
+
+    /// Hands a UDP request to its owner without waiting: a full queue drops it (counted; the
+    /// client retransmits).
+    fn hand_off_now(&self, owner: usize, msg: &[u8], src: SocketAddr, reply: ReplyPath) {
+        let Some(peers) = &self.peers else { return };
+        let item = PeerMsg::Request {
+            bytes: msg.to_vec(),
+            src,
+            reply,
+        };
+        bump(if peers.try_send_to(owner, item).is_ok() {
+            &self.stats.handed_off
+        } else {
+            &self.stats.handoff_dropped
+        });
     }
 
     /// Queues a response on one of this shard's TCP connections.
@@ -412,18 +425,24 @@ async fn tick_loop(shard: &Shard, stop: &AtomicBool) {
     }
 }
 
-/// Receives on one UDP socket and answers, or hands the request to its owner.
+/// Receives on one UDP socket and answers, or hands requests to their owners. glommio wakes
+/// the shard for the first datagram; the rest queued on the socket come with one
+/// non-blocking `recvmmsg` (up to `tuning.batch`), are handled as a batch (the core
+/// prefetches their AoRs' table entries), and every response of the turn leaves with one
+/// `sendmmsg`.
 async fn udp_loop(shard: Rc<Shard>, index: usize) {
+    use std::os::fd::AsRawFd;
     let sock = shard.udp[index].clone();
+    let fd = sock.as_raw_fd();
     let max = shard.cfg.core.parser.limits.max_message_bytes;
+    let batch = shard.cfg.tuning.batch.clamp(1, 1024);
     // One byte more than the limit: a datagram that fills it is too large (the core answers
     // 513 when it can find a Via, else drops and counts it).
-    let mut buf = vec![0u8; max + 1];
+    let mut rx = batch::RecvBatch::new(batch, max + 1);
+    let mut tx = batch::SendBatch::new(batch);
     let mut out = Vec::with_capacity(4096);
-    let batch = shard.cfg.tuning.batch;
-    let mut handled = 0usize;
     loop {
-        let (n, src) = match sock.recv_from(&mut buf).await {
+        let (n, src) = match sock.recv_from(rx.buf_mut(0)).await {
             Ok(r) => r,
             Err(e) => {
                 bump(&shard.stats.udp_errors);
@@ -431,22 +450,105 @@ async fn udp_loop(shard: Rc<Shard>, index: usize) {
                 continue;
             }
         };
-        bump(&shard.stats.udp_in);
-        let msg = &buf[..n];
+        rx.set(0, n, src);
+        let more = rx.recv_more(fd, 1).unwrap_or_else(|e| {
+            bump(&shard.stats.udp_errors);
+            debug!(error = %e, "udp recvmmsg");
+            0
+        });
+        let count = 1 + more;
+        let c = &shard.stats.udp_in;
+        c.set(c.get() + count as u64);
+        handle_datagrams(&shard, &rx, count, index, &mut tx, &mut out);
+        flush(&shard, &sock, fd, &mut tx).await;
+        glommio::yield_if_needed().await;
+    }
+}
+
+/// Routes and handles datagrams `0..count` of `rx`; responses go into `tx`.
+fn handle_datagrams(
+    shard: &Shard,
+    rx: &batch::RecvBatch,
+    count: usize,
+    socket: usize,
+    tx: &mut batch::SendBatch,
+    out: &mut Vec<u8>,
+) {
+    const CHUNK: usize = 64;
+    let now = shard.now();
+    let wall = wall_now();
+    let mut local: smallvec::SmallVec<[(Source, &[u8]); CHUNK]> = smallvec::SmallVec::new();
+    let mut run = |local: &mut smallvec::SmallVec<[(Source, &[u8]); CHUNK]>,
+                   tx: &mut batch::SendBatch| {
+        shard
+            .core
+            .borrow_mut()
+            .handle_batch(now, wall, local, out, |_, outcome, bytes| {
+                if let Outcome::Respond { dest, .. } = outcome {
+                    tx.push(bytes, dest);
+                }
+            });
+        local.clear();
+    };
+    for i in 0..count {
+        let (msg, src) = rx.get(i);
         let owner = shard.owner_of(msg);
         if owner != shard.id {
-            shard
-                .hand_off(owner, msg, src, ReplyPath::Udp { socket: index })
-                .await;
-        } else if let Some(dest) = shard.process(msg, src, Transport::Udp, &mut out) {
-            send_udp(&shard, &sock, &out, dest).await;
+            shard.hand_off_now(owner, msg, src, ReplyPath::Udp { socket });
+            continue;
         }
-        handled += 1;
-        if handled >= batch {
-            handled = 0;
-            glommio::yield_if_needed().await;
+        local.push((
+            Source {
+                addr: src,
+                transport: Transport::Udp,
+            },
+            msg,
+        ));
+        if local.len() == CHUNK {
+            run(&mut local, tx);
         }
     }
+    if !local.is_empty() {
+        run(&mut local, tx);
+    }
+}
+
+/// Sends every response in `tx`: as many as the socket takes with `sendmmsg`, the rest one
+/// by one the waiting way (the socket buffer was full).
+async fn flush(shard: &Shard, sock: &UdpSocket, fd: std::os::fd::RawFd, tx: &mut batch::SendBatch) {
+    if tx.is_empty() {
+        return;
+    }
+    let mut sent = 0;
+    while sent < tx.len() {
+        match tx.send_from(fd, sent) {
+            Ok(0) => {
+                let (bytes, dest) = tx.get(sent);
+                send_udp(shard, sock, bytes, dest).await;
+                sent += 1;
+            }
+            Ok(n) => {
+                let c = &shard.stats.udp_out;
+                c.set(c.get() + n as u64);
+                sent += n;
+            }
+            Err(e) => {
+                // The first message failed (e.g. an unreachable destination): skip it.
+                bump(&shard.stats.udp_errors);
+                debug!(error = %e, "udp sendmmsg");
+                sent += 1;
+            }
+        }
+    }
+    tx.clear();
+}
+
+fn wall_now() -> UnixTime {
+    UnixTime(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
 }
 
 async fn send_udp(shard: &Shard, sock: &UdpSocket, bytes: &[u8], dest: SocketAddr) {

@@ -17,9 +17,8 @@ fn contact(i: usize) -> String {
 
 /// Many AoRs registered from several sockets: with two shards and a random per-process key,
 /// about half land on a shard that does not own them, so every step below crosses shards.
-#[test]
-fn udp_register_refresh_query_redirect_remove_across_two_shards() {
-    let server = Server::start(2, &[]);
+fn udp_register_refresh_query_redirect_remove_across_two_shards(backend: &str) {
+    let server = Server::start(2, &["--backend", backend]);
     let uas: Vec<UdpUa> = (0..4).map(|_| UdpUa::new(server.udp)).collect();
     for i in 0..AORS {
         let user = format!("user{i}");
@@ -71,9 +70,8 @@ fn udp_register_refresh_query_redirect_remove_across_two_shards() {
     assert_eq!(total(&shards, "accepted"), (AORS * 3) as u64);
 }
 
-#[test]
-fn redirect_orders_contacts_by_q_and_answers_options_404_405() {
-    let server = Server::start(2, &[]);
+fn redirect_orders_contacts_by_q_and_answers_options_404_405(backend: &str) {
+    let server = Server::start(2, &["--backend", backend]);
     let ua = UdpUa::new(server.udp);
     let r = ua.send(
         &register("carol")
@@ -111,9 +109,18 @@ fn redirect_orders_contacts_by_q_and_answers_options_404_405() {
     assert_eq!(total(&shards, "not_found"), 1);
 }
 
-#[test]
-fn bindings_expire_on_the_owner_shards_timer() {
-    let server = Server::start(2, &["--min-expires", "1", "--default-expires", "60"]);
+fn bindings_expire_on_the_owner_shards_timer(backend: &str) {
+    let server = Server::start(
+        2,
+        &[
+            "--backend",
+            backend,
+            "--min-expires",
+            "1",
+            "--default-expires",
+            "60",
+        ],
+    );
     let ua = UdpUa::new(server.udp);
     for i in 0..6 {
         let r = ua.send(
@@ -134,9 +141,8 @@ fn bindings_expire_on_the_owner_shards_timer() {
     assert_eq!(total(&shards, "bindings"), 0);
 }
 
-#[test]
-fn tcp_frames_several_messages_per_read_and_one_across_reads() {
-    let server = Server::start(2, &[]);
+fn tcp_frames_several_messages_per_read_and_one_across_reads(backend: &str) {
+    let server = Server::start(2, &["--backend", backend]);
     let mut ua = TcpUa::connect(server.tcp);
     // Eight REGISTERs in one write: several messages in one read.
     let mut batch = String::new();
@@ -186,9 +192,8 @@ fn tcp_frames_several_messages_per_read_and_one_across_reads() {
     );
 }
 
-#[test]
-fn garbage_half_messages_and_oversized_messages_do_not_disturb_valid_ones() {
-    let server = Server::start(2, &[]);
+fn garbage_half_messages_and_oversized_messages_do_not_disturb_valid_ones(backend: &str) {
+    let server = Server::start(2, &["--backend", backend]);
     let ua = UdpUa::new(server.udp);
     let ok = |ua: &UdpUa, user: &str| {
         let r = ua.send(&register(user).contact("<sip:x@127.0.0.1:7000>"));
@@ -251,9 +256,8 @@ fn garbage_half_messages_and_oversized_messages_do_not_disturb_valid_ones() {
     assert_eq!(total(&shards, "accepted"), 6);
 }
 
-#[test]
-fn tcp_idle_partial_and_per_source_limits_close_connections() {
-    let dir = std::env::temp_dir().join(format!("registrar-test-{}", std::process::id()));
+fn tcp_idle_partial_and_per_source_limits_close_connections(backend: &str) {
+    let dir = std::env::temp_dir().join(format!("registrar-test-{}-{backend}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("limits.toml");
     std::fs::write(
@@ -262,7 +266,10 @@ fn tcp_idle_partial_and_per_source_limits_close_connections() {
     )
     .unwrap();
     // One shard: the per-source limit is per shard.
-    let server = Server::start(1, &["--config", conf.to_str().unwrap()]);
+    let server = Server::start(
+        1,
+        &["--backend", backend, "--config", conf.to_str().unwrap()],
+    );
     let mut idle = TcpUa::connect(server.tcp);
     let mut partial = TcpUa::connect(server.tcp);
     partial.write(b"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1");
@@ -320,4 +327,64 @@ fn help_documents_every_option_and_its_default() {
         assert!(help.contains(opt), "{opt} missing from --help");
     }
     assert!(help.contains("Default"), "{help}");
+}
+
+#[test]
+fn udp_register_refresh_query_redirect_remove_across_two_shards_batched() {
+    udp_register_refresh_query_redirect_remove_across_two_shards("batched");
+}
+
+#[test]
+fn udp_register_refresh_query_redirect_remove_across_two_shards_glommio() {
+    udp_register_refresh_query_redirect_remove_across_two_shards("glommio");
+}
+
+#[test]
+fn redirect_orders_contacts_by_q_and_answers_options_404_405_batched() {
+    redirect_orders_contacts_by_q_and_answers_options_404_405("batched");
+}
+
+#[test]
+fn redirect_orders_contacts_by_q_and_answers_options_404_405_glommio() {
+    redirect_orders_contacts_by_q_and_answers_options_404_405("glommio");
+}
+
+#[test]
+fn bindings_expire_on_the_owner_shards_timer_batched() {
+    bindings_expire_on_the_owner_shards_timer("batched");
+}
+
+#[test]
+fn bindings_expire_on_the_owner_shards_timer_glommio() {
+    bindings_expire_on_the_owner_shards_timer("glommio");
+}
+
+#[test]
+fn tcp_frames_several_messages_per_read_and_one_across_reads_batched() {
+    tcp_frames_several_messages_per_read_and_one_across_reads("batched");
+}
+
+#[test]
+fn tcp_frames_several_messages_per_read_and_one_across_reads_glommio() {
+    tcp_frames_several_messages_per_read_and_one_across_reads("glommio");
+}
+
+#[test]
+fn garbage_half_messages_and_oversized_messages_do_not_disturb_valid_ones_batched() {
+    garbage_half_messages_and_oversized_messages_do_not_disturb_valid_ones("batched");
+}
+
+#[test]
+fn garbage_half_messages_and_oversized_messages_do_not_disturb_valid_ones_glommio() {
+    garbage_half_messages_and_oversized_messages_do_not_disturb_valid_ones("glommio");
+}
+
+#[test]
+fn tcp_idle_partial_and_per_source_limits_close_connections_batched() {
+    tcp_idle_partial_and_per_source_limits_close_connections("batched");
+}
+
+#[test]
+fn tcp_idle_partial_and_per_source_limits_close_connections_glommio() {
+    tcp_idle_partial_and_per_source_limits_close_connections("glommio");
 }

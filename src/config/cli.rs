@@ -70,6 +70,11 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Shard runtime: `batched` (pinned threads, epoll, recvmmsg/sendmmsg) or `glommio`.
+    /// Default: batched.
+    #[arg(long, value_name = "BACKEND")]
+    pub backend: Option<String>,
+
     /// Log level or filter (error, warn, info, debug, trace, or `registrar=debug,...`).
     /// Default: info; RUST_LOG, when set, wins.
     #[arg(long, value_name = "FILTER")]
@@ -110,6 +115,11 @@ impl Cli {
         r.max_contacts = self.max_contacts.or(r.max_contacts);
         if let Some(d) = &self.data_dir {
             f.server.data_dir = Some(d.clone());
+        }
+        if let Some(b) = &self.backend {
+            b.parse::<super::Backend>()
+                .map_err(|e| ConfigError::new("--backend", e))?;
+            f.tuning.backend = Some(b.clone());
         }
         if let Some(l) = &self.log {
             f.server.log = Some(l.clone());

@@ -119,9 +119,31 @@ pub struct Tcp {
     pub max_pending_responses: usize,
 }
 
+/// Which shard runtime runs the shards (both behind the same interface).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// One pinned OS thread per shard: epoll (mio), `recvmmsg`/`sendmmsg` batches, crossbeam
+    /// queues between shards. The default: fewer syscalls per request (docs/performance.md).
+    Batched,
+    /// One glommio executor per shard (io_uring reactor), glommio channel mesh between shards.
+    Glommio,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Backend, String> {
+        match s {
+            "batched" => Ok(Backend::Batched),
+            "glommio" => Ok(Backend::Glommio),
+            _ => Err(format!("{s:?} is not \"batched\" or \"glommio\"")),
+        }
+    }
+}
+
 /// `[tuning]`: knobs a profile sets for the hardware.
 #[derive(Clone, Copy, Debug)]
 pub struct Tuning {
+    pub backend: Backend,
     pub socket_recv_buffer: usize,
     pub socket_send_buffer: usize,
     pub batch: usize,
@@ -223,6 +245,7 @@ struct FileTcp {
 #[derive(Deserialize, Default, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 struct FileTuning {
+    backend: Option<String>,
     socket_recv_buffer: Option<i64>,
     socket_send_buffer: Option<i64>,
     batch: Option<i64>,
@@ -492,6 +515,12 @@ impl AppConfig {
 
         let u = &f.tuning;
         let tuning = Tuning {
+            backend: match &u.backend {
+                None => Backend::Batched,
+                Some(b) => b
+                    .parse()
+                    .map_err(|e: String| ConfigError::new("tuning.backend", e))?,
+            },
             socket_recv_buffer: positive(
                 u.socket_recv_buffer,
                 4 << 20,

@@ -13,6 +13,8 @@
 //! Nothing but SIP runs on a shard; the admin (later) gets its own thread.
 
 mod batch;
+mod batched;
+mod framing;
 mod sockets;
 pub mod stats;
 mod tcp;
@@ -32,7 +34,7 @@ use glommio::net::UdpSocket;
 use glommio::{LocalExecutorBuilder, Placement};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::config::{AppConfig, Listen};
+use crate::config::{AppConfig, Backend, Listen};
 use crate::registrar::{Millis, Outcome, Registrar, Source, Stats, Transport, UnixTime, route};
 
 pub use sockets::BindError;
@@ -133,9 +135,26 @@ pub fn run(
     let (per_shard, bound) = sockets::bind_all(&cfg).map_err(RunError::Bind)?;
     let n = cfg.server.shards;
     let router = Router::new(n);
-    let mesh = MeshBuilder::<PeerMsg, _>::full(n, cfg.tuning.handoff_queue_depth);
     let cfg = Arc::new(cfg);
     let epoch = Instant::now();
+    if cfg.tuning.backend == Backend::Batched {
+        let handles = batched::spawn(cfg.clone(), per_shard, router, stop, epoch).map_err(|e| {
+            RunError::Executor {
+                shard: 0,
+                error: e.to_string(),
+            }
+        })?;
+        ready(&bound);
+        let mut reports = Vec::with_capacity(n);
+        for (id, h) in handles.into_iter().enumerate() {
+            reports.push(h.join().map_err(|_| RunError::Executor {
+                shard: id,
+                error: "the shard thread panicked".into(),
+            })?);
+        }
+        return Ok(reports);
+    }
+    let mesh = MeshBuilder::<PeerMsg, _>::full(n, cfg.tuning.handoff_queue_depth);
     let mut handles = Vec::with_capacity(n);
     for (id, sockets) in per_shard.into_iter().enumerate() {
         let placement = match cfg.server.cores.get(id) {
@@ -377,24 +396,29 @@ async fn shard_main(
     glommio::timer::sleep(Duration::from_millis(50)).await;
     drop(tasks);
     let report = shard.report();
-    info!(
-        aors = report.aors,
-        bindings = report.bindings,
-        "shard stopped: {} registers={} accepted={} rejected={} retransmissions={} redirects={} not_found={} malformed={} dropped_malformed={} dropped_responses={} dropped_acks={} expired={}",
-        report.shell,
-        report.core.registers,
-        report.core.accepted,
-        report.core.rejected,
-        report.core.retransmissions,
-        report.core.redirects,
-        report.core.not_found,
-        report.core.malformed,
-        report.core.dropped_malformed,
-        report.core.dropped_responses,
-        report.core.dropped_acks,
-        report.core.bindings_expired,
-    );
+    log_stopped(&report);
     report
+}
+
+/// The line each shard logs when it stops (tests and operators read the counters from it).
+pub(crate) fn log_stopped(r: &ShardReport) {
+    info!(
+        aors = r.aors,
+        bindings = r.bindings,
+        "shard stopped: {} registers={} accepted={} rejected={} retransmissions={} redirects={} not_found={} malformed={} dropped_malformed={} dropped_responses={} dropped_acks={} expired={}",
+        r.shell,
+        r.core.registers,
+        r.core.accepted,
+        r.core.rejected,
+        r.core.retransmissions,
+        r.core.redirects,
+        r.core.not_found,
+        r.core.malformed,
+        r.core.dropped_malformed,
+        r.core.dropped_responses,
+        r.core.dropped_acks,
+        r.core.bindings_expired,
+    );
 }
 
 /// Expiry, journal and housekeeping once per tick, until `stop`.

@@ -11,9 +11,9 @@ use glommio::channels::local_channel;
 use glommio::net::{TcpListener, TcpStream};
 use tracing::{Instrument, debug, warn};
 
+use super::framing::{Frame, next_frame};
 use super::{ReplyPath, Shard, bump, sockets};
 use crate::registrar::Transport;
-use crate::sip::message::{self, Framing, Header, Status};
 
 /// Accepts connections on one listener until the shard stops.
 pub(super) async fn accept_loop(shard: Rc<Shard>, listener: TcpListener, addr: SocketAddr) {
@@ -118,51 +118,29 @@ async fn read_loop(
     loop {
         // Frame every complete message in the buffer.
         loop {
-            // RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong; lone CRLFs between
-            // messages are ignored (RFC 3261 §7.5).
-            if buf.starts_with(b"\r\n\r\n") {
-                buf.drain(..4);
-                bump(&shard.stats.tcp_keepalives);
-                if tx.send(b"\r\n".to_vec()).await.is_err() {
-                    return;
+            match next_frame(&buf, &shard.cfg.core.parser) {
+                Frame::Ping => {
+                    buf.drain(..4);
+                    bump(&shard.stats.tcp_keepalives);
+                    if tx.send(b"\r\n".to_vec()).await.is_err() {
+                        return;
+                    }
                 }
-                continue;
-            }
-            if buf == b"\r\n" || buf == b"\r" || buf == b"\r\n\r" {
-                break;
-            }
-            if buf.is_empty() {
-                break;
-            }
-            let mut headers = [Header::EMPTY; crate::registrar::route::HEADER_SLOTS];
-            let slots = shard.cfg.core.parser.limits.max_headers.min(headers.len());
-            let framed = message::parse(
-                &buf,
-                &mut headers[..slots],
-                Framing::Stream,
-                &shard.cfg.core.parser,
-            );
-            match framed {
-                Ok(Status::Complete(m)) => {
-                    let len = m.len;
+                Frame::Message(len) => {
                     bump(&shard.stats.tcp_messages);
                     dispatch(shard, &buf[..len], peer, id, tx, &mut out).await;
                     buf.drain(..len);
                     started = None;
                 }
-                Ok(Status::Partial) => {
-                    if buf.len() > max {
-                        // Cannot be a message within the limit: let the core answer 513
-                        // (it names the problem), then close: the stream cannot be resynced.
-                        answer_and_close(shard, &buf[..max + 1], peer, tx, &mut out).await;
-                        return;
+                Frame::Partial => {
+                    if !buf.is_empty() && buf != b"\r\n" {
+                        started.get_or_insert_with(Instant::now);
                     }
-                    started.get_or_insert_with(Instant::now);
                     break;
                 }
-                Err(_) => {
+                Frame::TooLarge | Frame::Garbage => {
                     // §18.3: a stream that cannot be framed is closed; the core answers
-                    // first when it can find a Via (400 naming the problem).
+                    // first when it can find a Via (400 or 513 naming the problem).
                     let end = buf.len().min(max + 1);
                     answer_and_close(shard, &buf[..end], peer, tx, &mut out).await;
                     return;

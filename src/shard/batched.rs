@@ -136,6 +136,9 @@ struct EpollShard {
     rx: RecvBatch,
     tx: SendBatch,
     out: Vec<u8>,
+    /// The core's journal records of the last tick (swapped with the core's buffer, so both
+    /// keep their capacity: no regrowth per tick).
+    journal: Vec<u8>,
     chunk: Vec<u8>,
 }
 
@@ -199,6 +202,7 @@ impl EpollShard {
             rx: RecvBatch::new(batch, max + 1),
             tx: SendBatch::new(batch),
             out: Vec::with_capacity(4096),
+            journal: Vec::new(),
             chunk: vec![0; 16 * 1024],
             cfg,
         }
@@ -274,9 +278,8 @@ impl EpollShard {
             self.core.handle_timeout(now);
         }
         // Durable storage comes with the store; until then the records are dropped.
-        self.out.clear();
-        self.core.take_journal(&mut self.out);
-        self.out.clear();
+        self.core.take_journal(&mut self.journal);
+        self.journal.clear();
         let idle = Duration::from_secs(self.cfg.tcp.idle_timeout_s);
         let partial = Duration::from_millis(self.cfg.tcp.partial_message_timeout_ms);
         for slot in 0..self.conns.len() {

@@ -15,14 +15,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"responder": "#9e9e9e", "kamailio": "#d62728", "registrar": "#1f77b4"}
-LABELS = {"responder": "stateless responder (kernel limit)", "kamailio": "Kamailio 5.6",
-          "registrar": "registrar (1 shard)"}
+COLORS = {"responder": "#9e9e9e", "kamailio-qm": "#ff9896", "kamailio": "#d62728",
+          "registrar": "#1f77b4"}
+LABELS = {"responder": "stateless responder (kernel limit)",
+          "kamailio-qm": "Kamailio 5.6, Debian default allocator (qm)",
+          "kamailio": "Kamailio 5.6, fast allocator (fm)", "registrar": "registrar (1 shard)"}
 
 
 def main(src, dst):
     r = json.load(open(src))
-    servers = ["responder", "kamailio", "registrar"]
+    servers = ["responder", "kamailio-qm", "kamailio", "registrar"]
     rows = [x for x in r["fixed_rate"] if x.get("tool") == "sipp"] + \
         [x for x in r["auth"] if "per_cpu_s" in x]
     workloads = []
@@ -39,7 +41,7 @@ def main(src, dst):
             v = next((x.get("per_cpu_s") or 0 for x in rows if x["server"] == s and
                       f"{x['workload']}\n@{x['rate']}/s" == w), 0)
             vals.append(v / 1000)
-        xs = [k + (i - 1) * width for k in range(len(workloads))]
+        xs = [k + (i - 1.5) * width for k in range(len(workloads))]
         bars = ax1.bar(xs, vals, width, color=COLORS[s], label=LABELS[s])
         for b, v in zip(bars, vals):
             if v:

@@ -222,6 +222,7 @@ struct FileLimits {
     max_contact_params_bytes: Option<i64>,
     max_path_bytes: Option<i64>,
     max_contacts_per_request: Option<i64>,
+    preallocate_aors: Option<i64>,
     expiry_budget: Option<i64>,
 }
 
@@ -672,6 +673,11 @@ fn build_core(f: &File) -> Result<registrar::Config, ConfigError> {
                 dl.max_contacts_per_request,
                 "limits.max_contacts_per_request",
             )?,
+            preallocate_aors: nonneg(
+                l.preallocate_aors,
+                dl.preallocate_aors as u64,
+                "limits.preallocate_aors",
+            )? as usize,
             expiry_budget: positive(l.expiry_budget, dl.expiry_budget, "limits.expiry_budget")?,
         },
         parser: ParserConfig {
@@ -708,9 +714,11 @@ fn build_core(f: &File) -> Result<registrar::Config, ConfigError> {
     }
     core.validate().map_err(|e| {
         let section = match e.key {
-            "max_bindings" | "max_contacts_per_request" | "max_headers" | "expiry_budget" => {
-                "limits"
-            }
+            "max_bindings"
+            | "max_contacts_per_request"
+            | "max_headers"
+            | "expiry_budget"
+            | "preallocate_aors" => "limits",
             _ => "registrar",
         };
         ConfigError::new(format!("{section}.{}", e.key), e.problem)

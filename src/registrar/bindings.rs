@@ -320,12 +320,18 @@ pub struct BindingTable {
 
 impl BindingTable {
     pub fn new(now: Millis, tick_ms: u64) -> BindingTable {
+        BindingTable::with_capacity(now, tick_ms, 0)
+    }
+
+    /// A table pre-sized for `aors` AoRs (index, slots and timer entries), so that filling
+    /// it up to that size never regrows (and copies) them on the request path.
+    pub fn with_capacity(now: Millis, tick_ms: u64, aors: usize) -> BindingTable {
         BindingTable {
-            index: HashTable::new(),
+            index: HashTable::with_capacity(aors),
             hasher: RandomState::default(),
-            slots: Vec::new(),
+            slots: Vec::with_capacity(aors),
             free: Vec::new(),
-            wheel: TimerWheel::new(tick_ms, now.0),
+            wheel: TimerWheel::with_capacity(tick_ms, now.0, aors),
             binding_count: 0,
             due: Vec::new(),
         }

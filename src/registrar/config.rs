@@ -64,6 +64,11 @@ pub struct Limits {
     /// Contacts one REGISTER may carry (at most 32). Default 16: bounds the work of one
     /// request, whatever `max_contacts` allows.
     pub max_contacts_per_request: usize,
+    /// AoRs the table is sized for at start-up (index, slots, timers). Default 0 (grow on
+    /// demand). Set it near the expected subscriber count (per shard) so that registrations
+    /// never pay for the table regrowing (copying every slot) on the request path; memory is
+    /// reserved, and the kernel maps it as it is used.
+    pub preallocate_aors: usize,
     /// Expired bindings removed per `handle_timeout` call. Default 10,000: bounds the time one
     /// loop turn spends on expiry when many registrations lapse together.
     pub expiry_budget: usize,
@@ -77,6 +82,7 @@ impl Default for Limits {
             max_contact_params_bytes: 512,
             max_path_bytes: 1024,
             max_contacts_per_request: 16,
+            preallocate_aors: 0,
             expiry_budget: 10_000,
         }
     }
@@ -211,6 +217,15 @@ impl Config {
         }
         if !(8..=128).contains(&self.parser.limits.max_headers) {
             return err("max_headers", "must be between 8 and 128".into());
+        }
+        if self.limits.preallocate_aors > self.limits.max_bindings {
+            return err(
+                "preallocate_aors",
+                format!(
+                    "{} is above max_bindings ({})",
+                    self.limits.preallocate_aors, self.limits.max_bindings
+                ),
+            );
         }
         if self.limits.expiry_budget == 0 {
             return err("expiry_budget", "must be at least 1".into());

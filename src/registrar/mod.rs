@@ -140,7 +140,8 @@ impl Registrar<Open> {
 impl<A: Authorizer> Registrar<A> {
     pub fn with_authorizer(config: Config, now: Millis, auth: A) -> Result<Self, ConfigError> {
         config.validate()?;
-        let table = BindingTable::new(now, config.timer_tick_ms);
+        let table =
+            BindingTable::with_capacity(now, config.timer_tick_ms, config.limits.preallocate_aors);
         Ok(Registrar {
             config,
             table,

@@ -181,6 +181,13 @@ impl<A: Authorizer> Registrar<A> {
         mut answered: impl FnMut(usize, Outcome, &[u8]),
     ) {
         for (c, chunk) in batch.chunks(PREFETCH_BATCH).enumerate() {
+            // A lone message has nothing to overlap its misses with: skip the scan.
+            if chunk.len() == 1 {
+                let (src, msg) = chunk[0];
+                let o = self.handle(now, wall, src, msg, out);
+                answered(c * PREFETCH_BATCH, o, out);
+                continue;
+            }
             let mut hashes = [None; PREFETCH_BATCH];
             let mut key = [0u8; pipeline::HINT_BYTES];
             for (h, (_, msg)) in hashes.iter_mut().zip(chunk) {

@@ -16,15 +16,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 COLORS = {"responder": "#9e9e9e", "kamailio-qm": "#ff9896", "kamailio": "#d62728",
-          "registrar": "#1f77b4"}
+          "registrar-glommio": "#aec7e8", "registrar": "#1f77b4"}
 LABELS = {"responder": "stateless responder (kernel limit)",
           "kamailio-qm": "Kamailio 5.6, Debian default allocator (qm)",
-          "kamailio": "Kamailio 5.6, fast allocator (fm)", "registrar": "registrar (1 shard)"}
+          "kamailio": "Kamailio 5.6, fast allocator (fm)",
+          "registrar-glommio": "registrar, glommio backend (1 shard)",
+          "registrar": "registrar, batched backend (1 shard)"}
 
 
 def main(src, dst):
     r = json.load(open(src))
-    servers = ["responder", "kamailio-qm", "kamailio", "registrar"]
+    servers = ["responder", "kamailio-qm", "kamailio", "registrar-glommio", "registrar"]
     rows = [x for x in r["fixed_rate"] if x.get("tool") == "sipp"] + \
         [x for x in r["auth"] if "per_cpu_s" in x]
     workloads = []
@@ -41,7 +43,7 @@ def main(src, dst):
             v = next((x.get("per_cpu_s") or 0 for x in rows if x["server"] == s and
                       f"{x['workload']}\n@{x['rate']}/s" == w), 0)
             vals.append(v / 1000)
-        xs = [k + (i - 1.5) * width for k in range(len(workloads))]
+        xs = [k + (i - (len(servers) - 1) / 2) * width for k in range(len(workloads))]
         bars = ax1.bar(xs, vals, width, color=COLORS[s], label=LABELS[s])
         for b, v in zip(bars, vals):
             if v:
@@ -68,7 +70,7 @@ def main(src, dst):
                     linewidth=1, label=f"raw UDP echo {r['echo']['ok_per_sec'] / 1000:.0f}k/s")
         ax2.legend(fontsize=8)
     ax2.set_xticks(range(len(names)))
-    ax2.set_xticklabels([s for s in names], fontsize=8)
+    ax2.set_xticklabels([s.replace("registrar-", "registrar\n") for s in names], fontsize=8)
     ax2.set_ylabel("refresh REGISTER/s sustained (thousands)")
     ax2.set_title("loadgen --max (closed loop)")
     m = r.get("machine", {})

@@ -90,6 +90,8 @@ pub struct RunCfg {
     pub gso: bool,
     /// Busy-poll this long without progress before parking in ppoll.
     pub spin_us: u64,
+    /// The target is a raw echo: an echoed request (same branch) is the answer.
+    pub echo: bool,
 }
 
 /// Counters a worker publishes for the progress line (one cache line pair per thread).
@@ -730,9 +732,13 @@ impl Worker {
 
     /// Handles one response; `now` is its arrival time.
     fn on_response(&mut self, msg: &[u8], now: u64, r: &mut PhaseResult) {
-        let Some(code) = template::status_code(msg) else {
-            r.stray += 1;
-            return;
+        let code = match template::status_code(msg) {
+            Some(code) => code,
+            None if self.cfg.echo => 200,
+            None => {
+                r.stray += 1;
+                return;
+            }
         };
         let Some((thread, seq)) = template::branch_id(msg) else {
             r.stray += 1;

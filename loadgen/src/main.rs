@@ -42,6 +42,9 @@ enum ScenarioArg {
     Query,
     Auth,
     Mix,
+    /// REGISTERs to a raw UDP echo (`loadgen echo`): the echoed request counts as the answer.
+    /// The kernel's datagram limit, for benchmarks.
+    Echo,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -290,8 +293,13 @@ fn run(a: RunArgs) -> Result<(), String> {
         ScenarioArg::Wildcard => ("wildcard", vec![(Op::Wildcard, 1)]),
         ScenarioArg::Query => ("query", vec![(Op::Query, 1)]),
         ScenarioArg::Auth => ("auth", vec![(Op::Auth, 1)]),
+        ScenarioArg::Echo => ("echo", vec![(Op::Register, 1)]),
     };
-    let prepare = !a.no_prepare && !matches!(a.scenario, ScenarioArg::Register | ScenarioArg::Auth);
+    let prepare = !a.no_prepare
+        && !matches!(
+            a.scenario,
+            ScenarioArg::Register | ScenarioArg::Auth | ScenarioArg::Echo
+        );
     let sources = a
         .sources
         .split(',')
@@ -335,6 +343,7 @@ fn run(a: RunArgs) -> Result<(), String> {
         prepare,
         gso: !a.no_gso,
         spin_us: a.spin_us,
+        echo: a.scenario == ScenarioArg::Echo,
     });
     let shared = Arc::new(Shared {
         threads: (0..a.threads).map(|_| ThreadPub::default()).collect(),

@@ -474,3 +474,41 @@ fn udp_gso_trains_against_gso_responder() {
     );
     assert_all_ok(&v, Some(3000));
 }
+
+#[test]
+fn echo_scenario_counts_echoed_requests() {
+    let mut cmd = Command::new(LOADGEN);
+    cmd.args(["echo", "--listen", "127.0.0.1:0", "--duration", "120"]);
+    let (_e, addr) = start_listening(cmd);
+    let v = run(
+        "echo",
+        &addr,
+        &[
+            "--scenario",
+            "echo",
+            "--max",
+            "--requests",
+            "3000",
+            "--users",
+            "300",
+        ],
+    );
+    assert_all_ok(&v, Some(3000));
+    assert_eq!(v["scenario"], "echo");
+    // A REGISTER scenario against the same echo gets no SIP answers: all time out (5 s).
+    let v = run(
+        "echo-not-sip",
+        &addr,
+        &[
+            "--scenario",
+            "register",
+            "--max",
+            "--requests",
+            "5",
+            "--users",
+            "5",
+        ],
+    );
+    assert_eq!(n(&v, "ok"), 0);
+    assert_eq!(n(&v, "failed"), 5);
+}

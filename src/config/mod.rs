@@ -123,9 +123,12 @@ pub struct Tcp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// One pinned OS thread per shard: epoll (mio), `recvmmsg`/`sendmmsg` batches, crossbeam
-    /// queues between shards. The default: fewer syscalls per request (docs/performance.md).
+    /// queues between shards. About 3% less CPU per REGISTER at fixed loads, about 10% less
+    /// peak throughput than glommio on the 2-core benchmark box (docs/performance.md).
     Batched,
-    /// One glommio executor per shard (io_uring reactor), glommio channel mesh between shards.
+    /// One glommio executor per shard (io_uring reactor, `recvmmsg`/`sendmmsg` batches),
+    /// glommio channel mesh between shards. The default: the card's runtime, and the higher
+    /// sustained rate.
     Glommio,
 }
 
@@ -517,7 +520,7 @@ impl AppConfig {
         let u = &f.tuning;
         let tuning = Tuning {
             backend: match &u.backend {
-                None => Backend::Batched,
+                None => Backend::Glommio,
                 Some(b) => b
                     .parse()
                     .map_err(|e: String| ConfigError::new("tuning.backend", e))?,

@@ -340,7 +340,10 @@ impl EpollShard {
             c.set(c.get() + n as u64);
             self.handle_datagrams(n, index);
             self.flush_udp(fd);
-            if n < self.rx.capacity() {
+            // A lone datagram means the socket is idle between requests: back to epoll. A
+            // batch means load: more have likely arrived while it was handled, so read again
+            // before paying for an epoll_wait (edge-triggered: we read until it is empty).
+            if n == 1 {
                 break;
             }
         }

@@ -123,12 +123,11 @@ pub struct Tcp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// One pinned OS thread per shard: epoll (mio), `recvmmsg`/`sendmmsg` batches, crossbeam
-    /// queues between shards. About 3% less CPU per REGISTER at fixed loads, about 10% less
-    /// peak throughput than glommio on the 2-core benchmark box (docs/performance.md).
+    /// queues between shards. The default: less CPU per REGISTER than glommio at fixed loads
+    /// (4-20% in two same-run comparisons) and the same sustained rate (docs/performance.md).
     Batched,
     /// One glommio executor per shard (io_uring reactor, `recvmmsg`/`sendmmsg` batches),
-    /// glommio channel mesh between shards. The default: the card's runtime, and the higher
-    /// sustained rate.
+    /// glommio channel mesh between shards.
     Glommio,
 }
 
@@ -520,7 +519,7 @@ impl AppConfig {
         let u = &f.tuning;
         let tuning = Tuning {
             backend: match &u.backend {
-                None => Backend::Glommio,
+                None => Backend::Batched,
                 Some(b) => b
                     .parse()
                     .map_err(|e: String| ConfigError::new("tuning.backend", e))?,

@@ -123,8 +123,10 @@ pub struct Tcp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// One pinned OS thread per shard: epoll (mio), `recvmmsg`/`sendmmsg` batches, crossbeam
-    /// queues between shards. The default: less CPU per REGISTER than glommio at fixed loads
-    /// (4-20% in two same-run comparisons) and the same sustained rate (docs/performance.md).
+    /// queues between shards. The default: as fast as glommio within this project's
+    /// measurement noise (docs/performance.md), and it needs neither io_uring (disabled by
+    /// Docker's default seccomp profile and by `kernel.io_uring_disabled` on some
+    /// distributions) nor locked memory.
     Batched,
     /// One glommio executor per shard (io_uring reactor, `recvmmsg`/`sendmmsg` batches),
     /// glommio channel mesh between shards.

@@ -104,6 +104,19 @@ pub(super) fn spawn(
     Ok(handles)
 }
 
+/// What dispatching a connection's buffer came to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Everything complete was dispatched.
+    Done,
+    /// Paused: the responses queued for the peer are over the limit.
+    OutputFull,
+    /// Paused: the owner shard's queue is full.
+    PeerFull,
+    /// The connection is closing (or gone).
+    Closing,
+}
+
 struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
@@ -558,18 +571,26 @@ impl EpollShard {
         (u64::from(self.gens[slot]) << 32) | slot as u64
     }
 
-    fn conn_ready(&mut self, slot: usize, readable: bool, writable: bool) {
+    /// Any event on a connection: write what is pending, then read and dispatch until the
+    /// socket has nothing more (epoll is edge-triggered: what is left unread would never be
+    /// signalled again), the connection pauses, or it closes.
+    fn conn_ready(&mut self, slot: usize, _readable: bool, writable: bool) {
         if writable {
             self.flush_conn(slot);
         }
-        if readable {
-            let max = self.cfg.core.parser.limits.max_message_bytes;
+        let max = self.cfg.core.parser.limits.max_message_bytes;
+        loop {
             let mut closed = false;
-            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+            let mut capped = false;
+            {
+                let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                    return;
+                };
                 loop {
-                    // Never buffer more than one message over the limit: the framer will
-                    // answer 513 and close.
+                    // Never buffer more than one message over the limit: the framer answers
+                    // 513 and closes, or frees room by dispatching what is complete.
                     if c.inbuf.len() > max + self.chunk.len() {
+                        capped = true;
                         break;
                     }
                     match c.stream.read(&mut self.chunk) {
@@ -589,28 +610,40 @@ impl EpollShard {
                         }
                     }
                 }
-            } else {
-                return;
             }
-            self.process_frames(slot);
+            let progress = self.process_frames(slot);
             if closed {
                 self.close(slot);
+                return;
+            }
+            match progress {
+                // The owner's queue is full: retried every loop turn until it drains.
+                Progress::PeerFull => {
+                    if !self.stalled.contains(&slot) {
+                        self.stalled.push(slot);
+                    }
+                    return;
+                }
+                // The peer is not reading its responses: the writable edge resumes us.
+                Progress::OutputFull | Progress::Closing => return,
+                Progress::Done if capped => continue,
+                Progress::Done => return,
             }
         }
     }
 
     /// Frames and dispatches what the connection's buffer holds.
-    fn process_frames(&mut self, slot: usize) {
+    fn process_frames(&mut self, slot: usize) -> Progress {
         let Some(mut c) = self.conns.get_mut(slot).and_then(Option::take) else {
-            return;
+            return Progress::Closing;
         };
         let limit = self.cfg.tcp.max_pending_responses * 2048;
         let max = self.cfg.core.parser.limits.max_message_bytes;
         let conn = self.conn_id(slot);
-        let mut stalled = false;
+        let mut progress = Progress::Done;
         while !c.closing {
             if c.outbuf.len() > limit {
-                stalled = true;
+                progress = Progress::OutputFull;
                 break;
             }
             match next_frame(&c.inbuf, &self.cfg.core.parser) {
@@ -632,7 +665,7 @@ impl EpollShard {
                         };
                         if self.peers.send(self.id, o, item).is_err() {
                             // Back-pressure: keep the message and try again next turn.
-                            stalled = true;
+                            progress = Progress::PeerFull;
                             break;
                         }
                         bump(&self.stats.handed_off);
@@ -666,11 +699,12 @@ impl EpollShard {
                 }
             }
         }
-        self.conns[slot] = Some(c);
-        if stalled && !self.stalled.contains(&slot) {
-            self.stalled.push(slot);
+        if c.closing {
+            progress = Progress::Closing;
         }
+        self.conns[slot] = Some(c);
         self.flush_conn(slot);
+        progress
     }
 
     fn retry_stalled(&mut self) {
@@ -678,7 +712,7 @@ impl EpollShard {
             return;
         }
         for slot in std::mem::take(&mut self.stalled) {
-            self.process_frames(slot);
+            self.conn_ready(slot, false, false);
         }
     }
 

@@ -293,12 +293,32 @@ impl Shard {
     }
 
     /// Queues a response on one of this shard's TCP connections.
-    fn deliver_tcp(&self, conn: u64, bytes: Vec<u8>) {
-        let ok = match self.conns.borrow().get(&conn) {
-            Some(tx) => tx.try_send(bytes).is_ok(),
-            None => false,
+    /// Queues a response on one of this shard's TCP connections. When its queue is full
+    /// (responses arriving faster than the writer task runs), waits for room, at most
+    /// `TCP_REPLY_WAIT`: a peer that does not read its responses must not hold up the
+    /// other shards' replies for long.
+    async fn deliver_tcp(&self, conn: u64, bytes: Vec<u8>) {
+        const TCP_REPLY_WAIT: Duration = Duration::from_secs(1);
+        // The sender is cloned out of the map so no borrow lives across the wait.
+        let Some(tx) = self.conns.borrow().get(&conn).cloned() else {
+            bump(&self.stats.replies_dropped);
+            return;
         };
-        if !ok {
+        let bytes = match tx.try_send(bytes) {
+            Ok(()) => return,
+            Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(b))) => b,
+            Err(_) => {
+                bump(&self.stats.replies_dropped);
+                return;
+            }
+        };
+        let sent = glommio::timer::timeout(TCP_REPLY_WAIT, async {
+            tx.send(bytes)
+                .await
+                .map_err(|_| std::io::Error::other("connection closed").into())
+        })
+        .await;
+        if sent.is_err() {
             bump(&self.stats.replies_dropped);
         }
     }
@@ -607,7 +627,7 @@ async fn peer_message(shard: &Shard, msg: PeerMsg, out: &mut Vec<u8>) {
                     shard: holder,
                     conn,
                 } if holder == shard.id => {
-                    shard.deliver_tcp(conn, out.clone());
+                    shard.deliver_tcp(conn, out.clone()).await;
                 }
                 ReplyPath::Tcp {
                     shard: holder,
@@ -630,7 +650,7 @@ async fn peer_message(shard: &Shard, msg: PeerMsg, out: &mut Vec<u8>) {
                 }
             }
         }
-        PeerMsg::TcpReply { conn, bytes } => shard.deliver_tcp(conn, bytes),
+        PeerMsg::TcpReply { conn, bytes } => shard.deliver_tcp(conn, bytes).await,
     }
 }
 

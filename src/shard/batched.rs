@@ -40,6 +40,9 @@ pub(super) struct Peers {
     queues: Vec<Vec<ArrayQueue<PeerMsg>>>,
     parked: Vec<AtomicBool>,
     wakers: Vec<Waker>,
+    /// Handoff buffers, per sending shard: the receiver gives each request's buffer back to
+    /// its sender, so steady-state handoffs allocate nothing.
+    pool: Vec<ArrayQueue<Vec<u8>>>,
 }
 
 impl Peers {
@@ -56,6 +59,19 @@ impl Peers {
 
     fn pending(&self, me: usize) -> bool {
         self.queues[me].iter().any(|q| !q.is_empty())
+    }
+
+    /// A copy of `msg` in a buffer from shard `me`'s pool (allocated only when it is empty).
+    fn buffer(&self, me: usize, msg: &[u8]) -> Vec<u8> {
+        let mut v = self.pool[me].pop().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(msg);
+        v
+    }
+
+    /// Gives a handoff buffer back to the shard that filled it (dropped if its pool is full).
+    fn recycle(&self, owner: usize, v: Vec<u8>) {
+        let _ = self.pool[owner].push(v);
     }
 }
 
@@ -82,6 +98,7 @@ pub(super) fn spawn(
             .collect(),
         parked: (0..n).map(|_| AtomicBool::new(false)).collect(),
         wakers,
+        pool: (0..n).map(|_| ArrayQueue::new(depth)).collect(),
     });
     let mut handles = Vec::with_capacity(n);
     for (id, (sockets, poll)) in per_shard.into_iter().zip(polls).enumerate() {
@@ -393,7 +410,7 @@ impl EpollShard {
             let o = owner(router, cfg, key, *id, msg);
             if o != *id {
                 let item = PeerMsg::Request {
-                    bytes: msg.to_vec(),
+                    bytes: peers.buffer(*id, msg),
                     src,
                     reply: ReplyPath::Udp { socket },
                 };
@@ -464,12 +481,12 @@ impl EpollShard {
                 let Some(msg) = self.peers.queues[self.id][from].pop() else {
                     break;
                 };
-                self.peer_message(msg);
+                self.peer_message(from, msg);
             }
         }
     }
 
-    fn peer_message(&mut self, msg: PeerMsg) {
+    fn peer_message(&mut self, from: usize, msg: PeerMsg) {
         match msg {
             PeerMsg::Request { bytes, src, reply } => {
                 bump(&self.stats.from_peers);
@@ -477,7 +494,9 @@ impl EpollShard {
                     ReplyPath::Udp { .. } => Transport::Udp,
                     ReplyPath::Tcp { .. } => Transport::Tcp,
                 };
-                let Some(dest) = self.process(&bytes, src, transport) else {
+                let answered = self.process(&bytes, src, transport);
+                self.peers.recycle(from, bytes);
+                let Some(dest) = answered else {
                     return;
                 };
                 match reply {
@@ -656,7 +675,7 @@ impl EpollShard {
                     let o = self.owner_of(&c.inbuf[..len]);
                     if o != self.id {
                         let item = PeerMsg::Request {
-                            bytes: c.inbuf[..len].to_vec(),
+                            bytes: self.peers.buffer(self.id, &c.inbuf[..len]),
                             src: c.peer,
                             reply: ReplyPath::Tcp {
                                 shard: self.id,

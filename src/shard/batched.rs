@@ -27,7 +27,7 @@ use super::batch::{RecvBatch, SendBatch};
 use super::framing::{Frame, next_frame};
 use super::sockets::ShardSockets;
 use super::stats::ShellStats;
-use super::{PeerMsg, ReplyPath, Router, ShardReport, bump, log_stopped, wall_now};
+use super::{BufferPools, PeerMsg, ReplyPath, Router, ShardReport, bump, log_stopped, wall_now};
 use crate::config::AppConfig;
 use crate::registrar::{Millis, Outcome, Registrar, Source, Transport, route};
 
@@ -40,9 +40,8 @@ pub(super) struct Peers {
     queues: Vec<Vec<ArrayQueue<PeerMsg>>>,
     parked: Vec<AtomicBool>,
     wakers: Vec<Waker>,
-    /// Handoff buffers, per sending shard: the receiver gives each request's buffer back to
-    /// its sender, so steady-state handoffs allocate nothing.
-    pool: Vec<ArrayQueue<Vec<u8>>>,
+    /// Handoff buffers, per sending shard.
+    pool: BufferPools,
 }
 
 impl Peers {
@@ -61,17 +60,12 @@ impl Peers {
         self.queues[me].iter().any(|q| !q.is_empty())
     }
 
-    /// A copy of `msg` in a buffer from shard `me`'s pool (allocated only when it is empty).
     fn buffer(&self, me: usize, msg: &[u8]) -> Vec<u8> {
-        let mut v = self.pool[me].pop().unwrap_or_default();
-        v.clear();
-        v.extend_from_slice(msg);
-        v
+        self.pool.take(me, msg)
     }
 
-    /// Gives a handoff buffer back to the shard that filled it (dropped if its pool is full).
     fn recycle(&self, owner: usize, v: Vec<u8>) {
-        let _ = self.pool[owner].push(v);
+        self.pool.give(owner, v);
     }
 }
 
@@ -98,7 +92,7 @@ pub(super) fn spawn(
             .collect(),
         parked: (0..n).map(|_| AtomicBool::new(false)).collect(),
         wakers,
-        pool: (0..n).map(|_| ArrayQueue::new(depth)).collect(),
+        pool: BufferPools::new(n, depth),
     });
     let mut handles = Vec::with_capacity(n);
     for (id, (sockets, poll)) in per_shard.into_iter().zip(polls).enumerate() {

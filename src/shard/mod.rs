@@ -70,6 +70,35 @@ impl Router {
     }
 }
 
+/// Reusable handoff buffers, one pool per sending shard: the receiver gives a request's
+/// buffer back to the shard that filled it, so steady-state handoffs allocate nothing.
+pub(crate) struct BufferPools(Vec<crossbeam_queue::ArrayQueue<Vec<u8>>>);
+
+impl BufferPools {
+    pub(crate) fn new(shards: usize, depth: usize) -> BufferPools {
+        BufferPools(
+            (0..shards)
+                .map(|_| crossbeam_queue::ArrayQueue::new(depth.max(1)))
+                .collect(),
+        )
+    }
+
+    /// A copy of `msg` in a buffer from shard `me`'s pool (allocated only when it is empty).
+    pub(crate) fn take(&self, me: usize, msg: &[u8]) -> Vec<u8> {
+        let mut v = self.0[me].pop().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(msg);
+        v
+    }
+
+    /// Gives a buffer back to the shard that filled it (dropped if its pool is full).
+    pub(crate) fn give(&self, owner: usize, v: Vec<u8>) {
+        if let Some(pool) = self.0.get(owner) {
+            let _ = pool.push(v);
+        }
+    }
+}
+
 /// What a shard reports when it stops.
 #[derive(Debug, Clone)]
 pub struct ShardReport {
@@ -155,6 +184,7 @@ pub fn run(
         return Ok(reports);
     }
     let mesh = MeshBuilder::<PeerMsg, _>::full(n, cfg.tuning.handoff_queue_depth);
+    let pools = Arc::new(BufferPools::new(n, cfg.tuning.handoff_queue_depth));
     let mut handles = Vec::with_capacity(n);
     for (id, sockets) in per_shard.into_iter().enumerate() {
         let placement = match cfg.server.cores.get(id) {
@@ -166,10 +196,18 @@ pub fn run(
             .io_memory(cfg.tuning.io_memory_kib << 10)
             .spin_before_park(Duration::from_micros(cfg.tuning.spin_before_park_us));
         let (cfg, stop, mesh, router) = (cfg.clone(), stop.clone(), mesh.clone(), router.clone());
+        let pools = pools.clone();
         let handle = builder
             .spawn(move || {
                 let span = info_span!("shard", id);
-                shard_main(id, cfg, sockets, router, mesh, stop, epoch).instrument(span)
+                let common = Common {
+                    cfg,
+                    router,
+                    pools,
+                    stop,
+                    epoch,
+                };
+                shard_main(id, common, sockets, mesh).instrument(span)
             })
             .map_err(|e| RunError::Executor {
                 shard: id,
@@ -203,6 +241,7 @@ pub(crate) struct Shard {
     router: Router,
     udp: Vec<Rc<UdpSocket>>,
     peers: Option<Senders<PeerMsg>>,
+    pools: Arc<BufferPools>,
     /// Open TCP connections of this shard: their response queues.
     conns: RefCell<HashMap<u64, Rc<LocalSender<Vec<u8>>>>>,
     per_source: RefCell<HashMap<IpAddr, usize>>,
@@ -260,7 +299,7 @@ impl Shard {
     async fn hand_off(&self, owner: usize, msg: &[u8], src: SocketAddr, reply: ReplyPath) {
         let Some(peers) = &self.peers else { return };
         let item = PeerMsg::Request {
-            bytes: msg.to_vec(),
+            bytes: self.pools.take(self.id, msg),
             src,
             reply,
         };
@@ -281,7 +320,7 @@ impl Shard {
     fn hand_off_now(&self, owner: usize, msg: &[u8], src: SocketAddr, reply: ReplyPath) {
         let Some(peers) = &self.peers else { return };
         let item = PeerMsg::Request {
-            bytes: msg.to_vec(),
+            bytes: self.pools.take(self.id, msg),
             src,
             reply,
         };
@@ -339,15 +378,28 @@ fn bump(c: &Cell<u64>) {
     c.set(c.get() + 1);
 }
 
-async fn shard_main(
-    id: usize,
+/// What every shard starts with (besides its own sockets and mesh handle).
+struct Common {
     cfg: Arc<AppConfig>,
-    sockets: sockets::ShardSockets,
     router: Router,
-    mesh: MeshBuilder<PeerMsg, glommio::channels::channel_mesh::Full>,
+    pools: Arc<BufferPools>,
     stop: Arc<AtomicBool>,
     epoch: Instant,
+}
+
+async fn shard_main(
+    id: usize,
+    common: Common,
+    sockets: sockets::ShardSockets,
+    mesh: MeshBuilder<PeerMsg, glommio::channels::channel_mesh::Full>,
 ) -> ShardReport {
+    let Common {
+        cfg,
+        router,
+        pools,
+        stop,
+        epoch,
+    } = common;
     let (peers, mut receivers) = if router.shards > 1 {
         match mesh.join().await {
             Ok((s, r)) => (Some(s), Some(r)),
@@ -374,6 +426,7 @@ async fn shard_main(
         router,
         udp,
         peers,
+        pools,
         conns: RefCell::new(HashMap::new()),
         per_source: RefCell::new(HashMap::new()),
         next_conn: Cell::new(0),
@@ -400,7 +453,7 @@ async fn shard_main(
                 async move {
                     let mut out = Vec::with_capacity(4096);
                     while let Some(msg) = rx.recv().await {
-                        peer_message(&shard, msg, &mut out).await;
+                        peer_message(&shard, peer, msg, &mut out).await;
                     }
                     debug!(peer, "peer channel closed");
                 }
@@ -606,7 +659,7 @@ async fn send_udp(shard: &Shard, sock: &UdpSocket, bytes: &[u8], dest: SocketAdd
 }
 
 /// Handles what another shard sent.
-async fn peer_message(shard: &Shard, msg: PeerMsg, out: &mut Vec<u8>) {
+async fn peer_message(shard: &Shard, from: usize, msg: PeerMsg, out: &mut Vec<u8>) {
     match msg {
         PeerMsg::Request { bytes, src, reply } => {
             bump(&shard.stats.from_peers);
@@ -614,7 +667,9 @@ async fn peer_message(shard: &Shard, msg: PeerMsg, out: &mut Vec<u8>) {
                 ReplyPath::Udp { .. } => Transport::Udp,
                 ReplyPath::Tcp { .. } => Transport::Tcp,
             };
-            let Some(dest) = shard.process(&bytes, src, transport, out) else {
+            let answered = shard.process(&bytes, src, transport, out);
+            shard.pools.give(from, bytes);
+            let Some(dest) = answered else {
                 return;
             };
             match reply {

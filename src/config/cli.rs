@@ -70,8 +70,9 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Shard runtime: `batched` (pinned threads, epoll) or `glommio` (pinned glommio
-    /// executors). Both batch datagrams with recvmmsg/sendmmsg. Default: batched.
+    /// Shard runtime: `glommio` (pinned glommio executors) or `batched` (pinned threads,
+    /// epoll). Both batch datagrams with recvmmsg/sendmmsg. Default: glommio (batched when
+    /// io_uring is not available).
     #[arg(long, value_name = "BACKEND")]
     pub backend: Option<String>,
 

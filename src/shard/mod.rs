@@ -166,7 +166,18 @@ pub fn run(
     let router = Router::new(n);
     let cfg = Arc::new(cfg);
     let epoch = Instant::now();
-    if cfg.tuning.backend == Backend::Batched {
+    let mut backend = cfg.tuning.backend;
+    if backend == Backend::Glommio {
+        if let Err(e) = glommio_available(cfg.tuning.io_memory_kib << 10) {
+            warn!(
+                error = %e,
+                "glommio cannot start here (io_uring disabled, or too little locked memory: \
+                 see tuning/kernel.sh); running the batched backend instead"
+            );
+            backend = Backend::Batched;
+        }
+    }
+    if backend == Backend::Batched {
         let handles = batched::spawn(cfg.clone(), per_shard, router, stop, epoch).map_err(|e| {
             RunError::Executor {
                 shard: 0,
@@ -229,6 +240,34 @@ pub fn run(
         }
     }
     Ok(reports)
+}
+
+/// Whether a glommio executor can be made on this machine (io_uring allowed, enough locked
+/// memory), tried on a scratch thread.
+fn glommio_available(io_memory: usize) -> Result<(), String> {
+    // glommio 0.9 panics (rather than erring) when io_uring is disabled: keep that panic's
+    // message for the warning instead of printing it (no other thread runs yet).
+    let message = Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = message.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Ok(mut m) = seen.lock() {
+            *m = info.to_string();
+        }
+    }));
+    let result = std::thread::spawn(move || {
+        LocalExecutorBuilder::new(Placement::Unbound)
+            .io_memory(io_memory)
+            .make()
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+    .join();
+    std::panic::set_hook(previous);
+    result.unwrap_or_else(|_| {
+        let m = message.lock().map(|m| m.clone()).unwrap_or_default();
+        Err(m.lines().last().unwrap_or("the probe panicked").to_string())
+    })
 }
 
 /// One shard's state, shared by its tasks (all on one thread: `Rc`/`RefCell`, and no borrow

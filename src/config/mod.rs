@@ -127,11 +127,10 @@ pub enum Backend {
     /// neither io_uring nor locked memory.
     Batched,
     /// One glommio executor per shard (io_uring reactor), glommio's channel mesh between
-    /// shards. The default: the card's runtime, and in every same-run comparison it sustained
-    /// 5-10% more than `batched` at saturation (CPU per REGISTER at fixed loads: a tie within
-    /// the noise; docs/performance.md). Where glommio cannot start (io_uring disabled, e.g. by
-    /// Docker's default seccomp profile, or too little locked memory) the appliance logs a
-    /// warning and runs `batched`.
+    /// shards. The default: the card's runtime, and `batched` is not measurably faster
+    /// (docs/performance.md). Where glommio cannot start (io_uring disabled, e.g. by Docker's
+    /// default seccomp profile, or too little locked memory) the appliance logs a warning and
+    /// runs `batched`.
     Glommio,
 }
 

@@ -27,9 +27,11 @@ use super::batch::{RecvBatch, SendBatch};
 use super::framing::{Frame, next_frame};
 use super::sockets::ShardSockets;
 use super::stats::ShellStats;
-use super::{BufferPools, PeerMsg, ReplyPath, Router, ShardReport, bump, log_stopped, wall_now};
+use super::{
+    BufferPools, PeerMsg, ReplyPath, Router, ShardReport, bump, log_stopped, run_core, wall_now,
+};
 use crate::config::AppConfig;
-use crate::registrar::{Millis, Outcome, Registrar, Source, Transport, route};
+use crate::registrar::{Millis, Outcome, Registrar, Source, Transport};
 
 const LISTENER_BASE: usize = 1 << 20;
 const CONN_BASE: usize = 1 << 21;
@@ -321,24 +323,14 @@ impl EpollShard {
         }
     }
 
-    /// Routes a message: the owner shard of its AoR (this one when it names none).
     fn owner_of(&mut self, msg: &[u8]) -> usize {
-        owner(&self.router, &self.cfg, &mut self.key, self.id, msg)
+        self.router
+            .owner_of_message(&self.cfg.core, &mut self.key, self.id, msg)
     }
 
     fn process(&mut self, msg: &[u8], src: SocketAddr, transport: Transport) -> Option<SocketAddr> {
         let now = self.now();
-        let source = Source {
-            addr: src,
-            transport,
-        };
-        match self
-            .core
-            .handle(now, wall_now(), source, msg, &mut self.out)
-        {
-            Outcome::Respond { dest, .. } => Some(dest),
-            Outcome::Drop(_) => None,
-        }
+        run_core(&mut self.core, now, msg, src, transport, &mut self.out)
     }
 
     // ---- UDP ----
@@ -401,7 +393,7 @@ impl EpollShard {
         };
         for i in 0..count {
             let (msg, src) = rx.get(i);
-            let o = owner(router, cfg, key, *id, msg);
+            let o = router.owner_of_message(&cfg.core, key, *id, msg);
             if o != *id {
                 let item = PeerMsg::Request {
                     bytes: peers.buffer(*id, msg),
@@ -484,11 +476,7 @@ impl EpollShard {
         match msg {
             PeerMsg::Request { bytes, src, reply } => {
                 bump(&self.stats.from_peers);
-                let transport = match reply {
-                    ReplyPath::Udp { .. } => Transport::Udp,
-                    ReplyPath::Tcp { .. } => Transport::Tcp,
-                };
-                let answered = self.process(&bytes, src, transport);
+                let answered = self.process(&bytes, src, reply.transport());
                 self.peers.recycle(from, bytes);
                 let Some(dest) = answered else {
                     return;
@@ -791,17 +779,5 @@ impl EpollShard {
         self.free.push(slot);
         self.stalled.retain(|&s| s != slot);
         debug!(peer = %c.peer, "tcp connection closed");
-    }
-}
-
-/// The shard owning the AoR `msg` is about (`me` when it names none).
-fn owner(router: &Router, cfg: &AppConfig, key: &mut Vec<u8>, me: usize, msg: &[u8]) -> usize {
-    if router.shards == 1 {
-        return me;
-    }
-    if route::owner_aor(&cfg.core, msg, key) {
-        router.owner(key)
-    } else {
-        me
     }
 }

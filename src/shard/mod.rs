@@ -68,6 +68,45 @@ impl Router {
         // Multiply-shift maps the hash onto 0..shards without a division.
         ((u128::from(h) * self.shards as u128) >> 64) as usize
     }
+
+    /// The shard owning the AoR `msg` is about; `me` when it names none (the answer is then
+    /// an error or nothing, which any shard can give). `key` is scratch space.
+    pub(crate) fn owner_of_message(
+        &self,
+        core: &crate::registrar::Config,
+        key: &mut Vec<u8>,
+        me: usize,
+        msg: &[u8],
+    ) -> usize {
+        if self.shards == 1 {
+            return me;
+        }
+        if route::owner_aor(core, msg, key) {
+            self.owner(key)
+        } else {
+            me
+        }
+    }
+}
+
+/// Runs the core on one message; the response (if any) is in `out`, to send to the address
+/// returned.
+pub(crate) fn run_core(
+    core: &mut Registrar,
+    now: Millis,
+    msg: &[u8],
+    src: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<SocketAddr> {
+    let source = Source {
+        addr: src,
+        transport,
+    };
+    match core.handle(now, wall_now(), source, msg, out) {
+        Outcome::Respond { dest, .. } => Some(dest),
+        Outcome::Drop(_) => None,
+    }
 }
 
 /// Reusable handoff buffers, one pool per sending shard: the receiver gives a request's
@@ -138,6 +177,16 @@ enum ReplyPath {
     Udp { socket: usize },
     /// Through connection `conn` of shard `shard`.
     Tcp { shard: usize, conn: u64 },
+}
+
+impl ReplyPath {
+    /// The transport the request arrived on.
+    fn transport(self) -> Transport {
+        match self {
+            ReplyPath::Udp { .. } => Transport::Udp,
+            ReplyPath::Tcp { .. } => Transport::Tcp,
+        }
+    }
 }
 
 /// What shards send each other.
@@ -294,21 +343,11 @@ impl Shard {
         Millis(self.epoch.elapsed().as_millis() as u64)
     }
 
-    /// The shard owning the AoR `msg` is about; this one when it names none (the answer is
-    /// then an error or nothing, which any shard can give).
     fn owner_of(&self, msg: &[u8]) -> usize {
-        if self.router.shards == 1 {
-            return self.id;
-        }
-        let mut key = self.key.borrow_mut();
-        if route::owner_aor(&self.cfg.core, msg, &mut key) {
-            self.router.owner(&key)
-        } else {
-            self.id
-        }
+        self.router
+            .owner_of_message(&self.cfg.core, &mut self.key.borrow_mut(), self.id, msg)
     }
 
-    /// Runs the core on one message; the response (if any) is in `out`.
     fn process(
         &self,
         msg: &[u8],
@@ -316,42 +355,30 @@ impl Shard {
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> Option<SocketAddr> {
-        let wall = wall_now();
-        let outcome = self.core.borrow_mut().handle(
+        run_core(
+            &mut self.core.borrow_mut(),
             self.now(),
-            wall,
-            Source {
-                addr: src,
-                transport,
-            },
             msg,
+            src,
+            transport,
             out,
-        );
-        match outcome {
-            Outcome::Respond { dest, .. } => Some(dest),
-            Outcome::Drop(_) => None,
-        }
+        )
     }
 
-    /// Hands a request to its owner. UDP: a full queue drops it (counted; the client
-    /// retransmits). TCP: waits for room (back-pressure on the connection).
-    async fn hand_off(&self, owner: usize, msg: &[u8], src: SocketAddr, reply: ReplyPath) {
+    /// Hands a TCP request to its owner, waiting for room in the owner's queue
+    /// (back-pressure on the connection).
+    async fn hand_off_tcp(&self, owner: usize, msg: &[u8], src: SocketAddr, reply: ReplyPath) {
         let Some(peers) = &self.peers else { return };
         let item = PeerMsg::Request {
             bytes: self.pools.take(self.id, msg),
             src,
             reply,
         };
-        let sent = match reply {
-            ReplyPath::Udp { .. } => peers.try_send_to(owner, item).is_ok(),
-            ReplyPath::Tcp { .. } => peers.send_to(owner, item).await.is_ok(),
-        };
-        let counter = if sent {
+        bump(if peers.send_to(owner, item).await.is_ok() {
             &self.stats.handed_off
         } else {
             &self.stats.handoff_dropped
-        };
-        counter.set(counter.get() + 1);
+        });
     }
 
     /// Hands a UDP request to its owner without waiting: a full queue drops it (counted; the
@@ -702,11 +729,7 @@ async fn peer_message(shard: &Shard, from: usize, msg: PeerMsg, out: &mut Vec<u8
     match msg {
         PeerMsg::Request { bytes, src, reply } => {
             bump(&shard.stats.from_peers);
-            let transport = match reply {
-                ReplyPath::Udp { .. } => Transport::Udp,
-                ReplyPath::Tcp { .. } => Transport::Tcp,
-            };
-            let answered = shard.process(&bytes, src, transport, out);
+            let answered = shard.process(&bytes, src, reply.transport(), out);
             shard.pools.give(from, bytes);
             let Some(dest) = answered else {
                 return;

@@ -194,7 +194,7 @@ async fn dispatch(
             shard: shard.id,
             conn: id,
         };
-        shard.hand_off(owner, msg, peer, reply).await;
+        shard.hand_off_tcp(owner, msg, peer, reply).await;
     } else if shard.process(msg, peer, Transport::Tcp, out).is_some() {
         // Back-pressure: a peer that does not read its responses stops being read.
         let _ = tx.send(out.clone()).await;

@@ -28,10 +28,11 @@ use super::framing::{Frame, next_frame};
 use super::sockets::ShardSockets;
 use super::stats::ShellStats;
 use super::{
-    BufferPools, PeerMsg, ReplyPath, Router, ShardReport, bump, log_stopped, run_core, wall_now,
+    BufferPools, PeerMsg, ReplyPath, Router, ShardReport, bump, handle_received, log_stopped,
+    run_core,
 };
 use crate::config::AppConfig;
-use crate::registrar::{Millis, Outcome, Registrar, Source, Transport};
+use crate::registrar::{Millis, Registrar, Transport};
 
 const LISTENER_BASE: usize = 1 << 20;
 const CONN_BASE: usize = 1 << 21;
@@ -366,10 +367,7 @@ impl EpollShard {
     }
 
     fn handle_datagrams(&mut self, count: usize, socket: usize) {
-        const CHUNK: usize = 64;
         let now = self.now();
-        let wall = wall_now();
-        let mut local: smallvec::SmallVec<[(Source, &[u8]); CHUNK]> = smallvec::SmallVec::new();
         let Self {
             rx,
             tx,
@@ -383,44 +381,23 @@ impl EpollShard {
             stats,
             ..
         } = self;
-        let mut run = |local: &mut smallvec::SmallVec<[(Source, &[u8]); CHUNK]>| {
-            core.handle_batch(now, wall, local, out, |_, outcome, bytes| {
-                if let Outcome::Respond { dest, .. } = outcome {
-                    tx.push(bytes, dest);
-                }
-            });
-            local.clear();
-        };
-        for i in 0..count {
-            let (msg, src) = rx.get(i);
+        handle_received(core, now, rx, count, tx, out, |msg, src| {
             let o = router.owner_of_message(&cfg.core, key, *id, msg);
-            if o != *id {
-                let item = PeerMsg::Request {
-                    bytes: peers.buffer(*id, msg),
-                    src,
-                    reply: ReplyPath::Udp { socket },
-                };
-                bump(if peers.send(*id, o, item).is_ok() {
-                    &stats.handed_off
-                } else {
-                    &stats.handoff_dropped
-                });
-                continue;
+            if o == *id {
+                return false;
             }
-            local.push((
-                Source {
-                    addr: src,
-                    transport: Transport::Udp,
-                },
-                msg,
-            ));
-            if local.len() == CHUNK {
-                run(&mut local);
-            }
-        }
-        if !local.is_empty() {
-            run(&mut local);
-        }
+            let item = PeerMsg::Request {
+                bytes: peers.buffer(*id, msg),
+                src,
+                reply: ReplyPath::Udp { socket },
+            };
+            bump(if peers.send(*id, o, item).is_ok() {
+                &stats.handed_off
+            } else {
+                &stats.handoff_dropped
+            });
+            true
+        });
     }
 
     /// Sends the queued UDP responses with `sendmmsg`. A socket buffer that stays full drops

@@ -637,36 +637,51 @@ fn handle_datagrams(
     tx: &mut batch::SendBatch,
     out: &mut Vec<u8>,
 ) {
+    let mut core = shard.core.borrow_mut();
+    handle_received(&mut core, shard.now(), rx, count, tx, out, |msg, src| {
+        let owner = shard.owner_of(msg);
+        if owner == shard.id {
+            return false;
+        }
+        shard.hand_off_now(owner, msg, src, ReplyPath::Udp { socket });
+        true
+    });
+}
+
+/// The UDP batch step both backends share: datagrams `0..count` of `rx` that `hand_off`
+/// takes (another shard owns their AoR) go there; the rest are handled with
+/// `Registrar::handle_batch` (AoR prefetching) in chunks, their responses queued in `tx`.
+pub(crate) fn handle_received(
+    core: &mut Registrar,
+    now: Millis,
+    rx: &batch::RecvBatch,
+    count: usize,
+    tx: &mut batch::SendBatch,
+    out: &mut Vec<u8>,
+    mut hand_off: impl FnMut(&[u8], SocketAddr) -> bool,
+) {
     const CHUNK: usize = 64;
-    let now = shard.now();
     let wall = wall_now();
     let mut local: smallvec::SmallVec<[(Source, &[u8]); CHUNK]> = smallvec::SmallVec::new();
     let mut run = |local: &mut smallvec::SmallVec<[(Source, &[u8]); CHUNK]>,
                    tx: &mut batch::SendBatch| {
-        shard
-            .core
-            .borrow_mut()
-            .handle_batch(now, wall, local, out, |_, outcome, bytes| {
-                if let Outcome::Respond { dest, .. } = outcome {
-                    tx.push(bytes, dest);
-                }
-            });
+        core.handle_batch(now, wall, local, out, |_, outcome, bytes| {
+            if let Outcome::Respond { dest, .. } = outcome {
+                tx.push(bytes, dest);
+            }
+        });
         local.clear();
     };
     for i in 0..count {
         let (msg, src) = rx.get(i);
-        let owner = shard.owner_of(msg);
-        if owner != shard.id {
-            shard.hand_off_now(owner, msg, src, ReplyPath::Udp { socket });
+        if hand_off(msg, src) {
             continue;
         }
-        local.push((
-            Source {
-                addr: src,
-                transport: Transport::Udp,
-            },
-            msg,
-        ));
+        let source = Source {
+            addr: src,
+            transport: Transport::Udp,
+        };
+        local.push((source, msg));
         if local.len() == CHUNK {
             run(&mut local, tx);
         }

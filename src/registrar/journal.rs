@@ -40,19 +40,24 @@ pub struct Journal {
 
 impl Journal {
     /// Appends a snapshot of `aor` with `bindings` (those still live at `now`).
+    ///
+    /// The record's size is known before it is written, so the buffer grows once and the
+    /// fields are copied into place (no capacity check per field).
     pub fn record(&mut self, aor: &[u8], bindings: &[Binding], now: Millis, wall: UnixTime) {
+        let live = || bindings.iter().filter(|b| b.is_live(now));
+        let count = live().count();
+        let len = 1 + 2 + aor.len() + 2 + live().map(encoded_len).sum::<usize>();
         let start = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
-        self.buf.push(VERSION);
-        put_bytes16(&mut self.buf, aor);
-        let live = bindings.iter().filter(|b| b.is_live(now));
-        self.buf
-            .extend_from_slice(&(live.clone().count() as u16).to_le_bytes());
-        for b in live {
-            encode_binding(&mut self.buf, b, now, wall);
+        self.buf.resize(start + 4 + len, 0);
+        let mut w = Put(&mut self.buf[start..]);
+        w.put(&(len as u32).to_le_bytes());
+        w.put(&[VERSION]);
+        w.put_bytes16(aor);
+        w.put(&(count as u16).to_le_bytes());
+        for b in live() {
+            encode_binding(&mut w, b, now, wall);
         }
-        let len = (self.buf.len() - start - 4) as u32;
-        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        debug_assert!(w.0.is_empty());
         self.records += 1;
     }
 
@@ -74,28 +79,45 @@ impl Journal {
     }
 }
 
-fn put_bytes16(buf: &mut Vec<u8>, s: &[u8]) {
-    // Every string the core stores is bounded far below 64 KiB by its limits.
-    debug_assert!(s.len() <= usize::from(u16::MAX));
-    buf.extend_from_slice(&(s.len() as u16).to_le_bytes());
-    buf.extend_from_slice(s);
+/// Copies fields into a slice sized for them in advance.
+struct Put<'a>(&'a mut [u8]);
+
+impl Put<'_> {
+    #[inline]
+    fn put(&mut self, s: &[u8]) {
+        let (head, tail) = std::mem::take(&mut self.0).split_at_mut(s.len());
+        head.copy_from_slice(s);
+        self.0 = tail;
+    }
+
+    fn put_bytes16(&mut self, s: &[u8]) {
+        // Every string the core stores is bounded far below 64 KiB by its limits.
+        debug_assert!(s.len() <= usize::from(u16::MAX));
+        self.put(&(s.len() as u16).to_le_bytes());
+        self.put(s);
+    }
 }
 
-fn encode_binding(buf: &mut Vec<u8>, b: &Binding, now: Millis, wall: UnixTime) {
-    for s in [b.uri(), b.params(), b.call_id(), b.path()] {
-        buf.extend_from_slice(&(s.len() as u16).to_le_bytes());
+/// The fixed part of an encoded binding: the four string lengths, cseq, q, reg_id, methods,
+/// transport, the two wall-clock times, family, ip and port.
+const BINDING_FIXED: usize = 4 * 2 + 4 + 2 + 4 + 2 + 1 + 8 + 8 + 1 + 16 + 2;
+
+fn encoded_len(b: &Binding) -> usize {
+    BINDING_FIXED + b.uri().len() + b.params().len() + b.call_id().len() + b.path().len()
+}
+
+fn encode_binding(w: &mut Put<'_>, b: &Binding, now: Millis, wall: UnixTime) {
+    let strings = [b.uri(), b.params(), b.call_id(), b.path()];
+    let mut lens = [0u8; 8];
+    for (l, s) in lens.chunks_exact_mut(2).zip(strings) {
+        // Bounded far below 64 KiB by the core's limits.
+        debug_assert!(s.len() <= usize::from(u16::MAX));
+        l.copy_from_slice(&(s.len() as u16).to_le_bytes());
     }
-    for s in [b.uri(), b.params(), b.call_id(), b.path()] {
-        buf.extend_from_slice(s);
+    w.put(&lens);
+    for s in strings {
+        w.put(s);
     }
-    buf.extend_from_slice(&b.cseq.to_le_bytes());
-    buf.extend_from_slice(&b.q.to_le_bytes());
-    buf.extend_from_slice(&b.reg_id.to_le_bytes());
-    buf.extend_from_slice(&b.methods.to_le_bytes());
-    buf.push(transport_code(b.transport));
-    buf.extend_from_slice(&b.expires_wall(now, wall).0.to_le_bytes());
-    let age_s = now.0.saturating_sub(b.updated_at.0) / 1000;
-    buf.extend_from_slice(&wall.0.saturating_sub(age_s).to_le_bytes());
     let source = b.source();
     let (family, ip) = match source.ip() {
         IpAddr::V4(v4) => {
@@ -105,9 +127,21 @@ fn encode_binding(buf: &mut Vec<u8>, b: &Binding, now: Millis, wall: UnixTime) {
         }
         IpAddr::V6(v6) => (6u8, v6.octets()),
     };
-    buf.push(family);
-    buf.extend_from_slice(&ip);
-    buf.extend_from_slice(&source.port().to_le_bytes());
+    let age_s = now.0.saturating_sub(b.updated_at.0) / 1000;
+    let mut fixed = [0u8; BINDING_FIXED - 8];
+    let mut f = Put(&mut fixed);
+    f.put(&b.cseq.to_le_bytes());
+    f.put(&b.q.to_le_bytes());
+    f.put(&b.reg_id.to_le_bytes());
+    f.put(&b.methods.to_le_bytes());
+    f.put(&[transport_code(b.transport)]);
+    f.put(&b.expires_wall(now, wall).0.to_le_bytes());
+    f.put(&wall.0.saturating_sub(age_s).to_le_bytes());
+    f.put(&[family]);
+    f.put(&ip);
+    f.put(&source.port().to_le_bytes());
+    debug_assert!(f.0.is_empty());
+    w.put(&fixed);
 }
 
 fn transport_code(t: Transport) -> u8 {

@@ -322,10 +322,7 @@ fn fast_generic_param(after: &[u8]) -> Option<(usize, GenericParam<'_>)> {
     let end = if after.get(v0) == Some(&b'"') {
         v0 + scan::quoted_string_end(&after[v0..])?
     } else {
-        let j = after[v0..]
-            .iter()
-            .position(|&b| !scan::is_gen_value(b))
-            .map_or(after.len(), |p| v0 + p);
+        let j = uri::class_run(after, v0, uri::C_GEN_VALUE);
         if j == v0 {
             return None;
         }
@@ -546,13 +543,33 @@ pub fn parse_from_to_reusing<'b>(
     known: Option<&Uri<'b>>,
 ) -> Result<NameAddr<'b>, HeaderError> {
     let na = NameAddr::parse_reusing(s, limits, known, |_, _| {})?;
-    if let Some(tag) = na.tag {
-        match tag {
-            Some(t) if scan::all_token(t) => {}
-            _ => return Err(HeaderError::Tag),
-        }
-    }
+    check_tag(na.tag)?;
     Ok(na)
+}
+
+/// [`parse_from_to_reusing`] writing the address into `slot`, so that a caller keeping it in
+/// an `Option` does not copy it there from a `Result`. `slot` is left as it was on error.
+pub(crate) fn parse_from_to_into<'b>(
+    s: &'b [u8],
+    limits: &UriLimits,
+    known: Option<&Uri<'b>>,
+    slot: &mut Option<NameAddr<'b>>,
+) -> Result<(), HeaderError> {
+    let na = slot.insert(NameAddr::parse_reusing(s, limits, known, |_, _| {})?);
+    if let Err(e) = check_tag(na.tag) {
+        *slot = None;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// From/To: a `tag` parameter must have a token value.
+fn check_tag(tag: Option<Option<&[u8]>>) -> Result<(), HeaderError> {
+    match tag {
+        None => Ok(()),
+        Some(Some(t)) if scan::all_token(t) => Ok(()),
+        _ => Err(HeaderError::Tag),
+    }
 }
 
 /// `Call-ID = ( "Call-ID" / "i" ) HCOLON callid`, `callid = word [ "@" word ]`

@@ -193,12 +193,26 @@ impl<'b> HeaderParams<'b> {
         raw: &'b [u8],
         mut seen: impl FnMut(&'b [u8], Option<&'b [u8]>),
     ) -> Result<HeaderParams<'b>, HeaderError> {
-        let p = HeaderParams { raw };
-        for item in p.iter_checked() {
-            let (name, value) = item?;
+        // A list nearly always starts right at its `;`: skip LWS only when there is any.
+        let mut rest = match raw.first() {
+            Some(b';') | None => raw,
+            Some(_) => scan::skip_lws(raw),
+        };
+        // A plain loop rather than an iterator of `Result`s: each item is handed over in
+        // registers instead of through memory.
+        while !rest.is_empty() {
+            let after = rest.strip_prefix(b";").ok_or(HeaderError::Param)?;
+            let (name, value) = if let Some((item_end, param)) = fast_generic_param(after) {
+                rest = &after[item_end..];
+                param
+            } else {
+                let item_end = scan::find_outside_quotes(after, b';').ok_or(HeaderError::Param)?;
+                rest = &after[item_end..];
+                parse_generic_param(&after[..item_end])?
+            };
             seen(name, value);
         }
-        Ok(p)
+        Ok(HeaderParams { raw })
     }
 
     pub const EMPTY: HeaderParams<'static> = HeaderParams { raw: b"" };
@@ -223,39 +237,6 @@ impl<'b> HeaderParams<'b> {
     /// The first parameter with this name (case-insensitive).
     pub fn get(&self, name: &[u8]) -> Option<Option<&'b [u8]>> {
         self.iter().find(|(n, _)| eq_ic(n, name)).map(|(_, v)| v)
-    }
-
-    fn iter_checked(
-        &self,
-    ) -> impl Iterator<Item = Result<(&'b [u8], Option<&'b [u8]>), HeaderError>> + 'b {
-        // A list nearly always starts right at its `;`: skip LWS only when there is any.
-        let mut rest = match self.raw.first() {
-            Some(b';') | None => self.raw,
-            Some(_) => scan::skip_lws(self.raw),
-        };
-        std::iter::from_fn(move || {
-            if rest.is_empty() {
-                return None;
-            }
-            let Some(after) = rest.strip_prefix(b";") else {
-                rest = b"";
-                return Some(Err(HeaderError::Param));
-            };
-            if let Some((item_end, param)) = fast_generic_param(after) {
-                rest = &after[item_end..];
-                return Some(Ok(param));
-            }
-            let item_end = match scan::find_outside_quotes(after, b';') {
-                Some(e) => e,
-                None => {
-                    rest = b"";
-                    return Some(Err(HeaderError::Param));
-                }
-            };
-            let item = &after[..item_end];
-            rest = &after[item_end..];
-            Some(parse_generic_param(item))
-        })
     }
 }
 

@@ -193,12 +193,26 @@ impl<'b> HeaderParams<'b> {
         raw: &'b [u8],
         mut seen: impl FnMut(&'b [u8], Option<&'b [u8]>),
     ) -> Result<HeaderParams<'b>, HeaderError> {
-        let p = HeaderParams { raw };
-        for item in p.iter_checked() {
-            let (name, value) = item?;
+        // A list nearly always starts right at its `;`: skip LWS only when there is any.
+        let mut rest = match raw.first() {
+            Some(b';') | None => raw,
+            Some(_) => scan::skip_lws(raw),
+        };
+        // A plain loop rather than an iterator of `Result`s: each item is handed over in
+        // registers instead of through memory.
+        while !rest.is_empty() {
+            let after = rest.strip_prefix(b";").ok_or(HeaderError::Param)?;
+            let (name, value) = if let Some((item_end, param)) = fast_generic_param(after) {
+                rest = &after[item_end..];
+                param
+            } else {
+                let item_end = scan::find_outside_quotes(after, b';').ok_or(HeaderError::Param)?;
+                rest = &after[item_end..];
+                parse_generic_param(&after[..item_end])?
+            };
             seen(name, value);
         }
-        Ok(p)
+        Ok(HeaderParams { raw })
     }
 
     pub const EMPTY: HeaderParams<'static> = HeaderParams { raw: b"" };
@@ -223,39 +237,6 @@ impl<'b> HeaderParams<'b> {
     /// The first parameter with this name (case-insensitive).
     pub fn get(&self, name: &[u8]) -> Option<Option<&'b [u8]>> {
         self.iter().find(|(n, _)| eq_ic(n, name)).map(|(_, v)| v)
-    }
-
-    fn iter_checked(
-        &self,
-    ) -> impl Iterator<Item = Result<(&'b [u8], Option<&'b [u8]>), HeaderError>> + 'b {
-        // A list nearly always starts right at its `;`: skip LWS only when there is any.
-        let mut rest = match self.raw.first() {
-            Some(b';') | None => self.raw,
-            Some(_) => scan::skip_lws(self.raw),
-        };
-        std::iter::from_fn(move || {
-            if rest.is_empty() {
-                return None;
-            }
-            let Some(after) = rest.strip_prefix(b";") else {
-                rest = b"";
-                return Some(Err(HeaderError::Param));
-            };
-            if let Some((item_end, param)) = fast_generic_param(after) {
-                rest = &after[item_end..];
-                return Some(Ok(param));
-            }
-            let item_end = match scan::find_outside_quotes(after, b';') {
-                Some(e) => e,
-                None => {
-                    rest = b"";
-                    return Some(Err(HeaderError::Param));
-                }
-            };
-            let item = &after[..item_end];
-            rest = &after[item_end..];
-            Some(parse_generic_param(item))
-        })
     }
 }
 
@@ -322,10 +303,7 @@ fn fast_generic_param(after: &[u8]) -> Option<(usize, GenericParam<'_>)> {
     let end = if after.get(v0) == Some(&b'"') {
         v0 + scan::quoted_string_end(&after[v0..])?
     } else {
-        let j = after[v0..]
-            .iter()
-            .position(|&b| !scan::is_gen_value(b))
-            .map_or(after.len(), |p| v0 + p);
+        let j = uri::class_run(after, v0, uri::C_GEN_VALUE);
         if j == v0 {
             return None;
         }
@@ -546,27 +524,49 @@ pub fn parse_from_to_reusing<'b>(
     known: Option<&Uri<'b>>,
 ) -> Result<NameAddr<'b>, HeaderError> {
     let na = NameAddr::parse_reusing(s, limits, known, |_, _| {})?;
-    if let Some(tag) = na.tag {
-        match tag {
-            Some(t) if scan::all_token(t) => {}
-            _ => return Err(HeaderError::Tag),
-        }
-    }
+    check_tag(na.tag)?;
     Ok(na)
+}
+
+/// [`parse_from_to_reusing`] writing the address into `slot`, so that a caller keeping it in
+/// an `Option` does not copy it there from a `Result`. `slot` is left as it was on error.
+pub(crate) fn parse_from_to_into<'b>(
+    s: &'b [u8],
+    limits: &UriLimits,
+    known: Option<&Uri<'b>>,
+    slot: &mut Option<NameAddr<'b>>,
+) -> Result<(), HeaderError> {
+    let na = slot.insert(NameAddr::parse_reusing(s, limits, known, |_, _| {})?);
+    if let Err(e) = check_tag(na.tag) {
+        *slot = None;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// From/To: a `tag` parameter must have a token value.
+fn check_tag(tag: Option<Option<&[u8]>>) -> Result<(), HeaderError> {
+    match tag {
+        None => Ok(()),
+        Some(Some(t)) if scan::all_token(t) => Ok(()),
+        _ => Err(HeaderError::Tag),
+    }
 }
 
 /// `Call-ID = ( "Call-ID" / "i" ) HCOLON callid`, `callid = word [ "@" word ]`
 pub fn parse_call_id(s: &[u8]) -> Result<&[u8], HeaderError> {
-    let (a, b) = match s.iter().position(|&c| c == b'@') {
-        Some(at) => (&s[..at], Some(&s[at + 1..])),
-        None => (s, None),
-    };
-    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| scan::is_word(c));
-    if word(a) && b.is_none_or(word) {
-        Ok(s)
-    } else {
-        Err(HeaderError::CallId)
-    }
+    // `@` is not a word byte: the first run of word bytes ends at it or at the end.
+    let at = uri::class_run(s, 0, uri::C_WORD);
+    let ok = at > 0
+        && match s.get(at) {
+            None => true,
+            Some(b'@') => {
+                let end = uri::class_run(s, at + 1, uri::C_WORD);
+                end > at + 1 && end == s.len()
+            }
+            Some(_) => false,
+        };
+    if ok { Ok(s) } else { Err(HeaderError::CallId) }
 }
 
 /// `CSeq = "CSeq" HCOLON 1*DIGIT LWS Method`
@@ -579,14 +579,37 @@ pub struct CSeq<'b> {
 }
 
 pub fn parse_cseq(s: &[u8]) -> Result<CSeq<'_>, HeaderError> {
-    let digits_end = s
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .ok_or(HeaderError::CSeq)?;
-    let number = scan::digits_u64(&s[..digits_end]).ok_or(HeaderError::CSeq)?;
+    // Below 2**31 means at most ten digits once leading zeros are set aside; the sum cannot
+    // overflow a u64 before the digit count stops it.
+    let mut number = 0u64;
+    let mut digits_end = 0;
+    let mut significant = 0;
+    while let Some(&b) = s.get(digits_end) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        significant += usize::from(number != 0 || d != 0);
+        if significant > 10 {
+            return Err(HeaderError::CSeq);
+        }
+        number = number * 10 + u64::from(d);
+        digits_end += 1;
+    }
+    if digits_end == 0 || digits_end == s.len() {
+        return Err(HeaderError::CSeq);
+    }
     let rest = &s[digits_end..];
-    let method = scan::skip_lws(rest);
-    if method.len() == rest.len() || !scan::all_token(method) || number >= 1 << 31 {
+    // Nearly always one SP, then the method.
+    let method = match rest {
+        [b' ', m @ ..] if m.first().is_some_and(|&b| scan::is_token(b)) => m,
+        _ => scan::skip_lws(rest),
+    };
+    if method.len() == rest.len()
+        || method.is_empty()
+        || uri::class_run(method, 0, uri::C_TOKEN) != method.len()
+        || number >= 1 << 31
+    {
         return Err(HeaderError::CSeq);
     }
     Ok(CSeq {
@@ -599,9 +622,21 @@ pub fn parse_cseq(s: &[u8]) -> Result<CSeq<'_>, HeaderError> {
 /// Values above `u32::MAX` saturate (a delta-seconds of 2^32 or more means 2^32-1,
 /// RFC 3261 §25.1 note on `delta-seconds`).
 pub fn parse_number(s: &[u8]) -> Result<u32, HeaderError> {
-    scan::digits_u64(s)
-        .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
-        .ok_or(HeaderError::Number)
+    // Up to nine digits cannot reach u32::MAX: one pass, no saturation needed.
+    if s.is_empty() || s.len() > 9 {
+        return scan::digits_u64(s)
+            .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+            .ok_or(HeaderError::Number);
+    }
+    let mut v = 0u32;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(HeaderError::Number);
+        }
+        v = v * 10 + u32::from(d);
+    }
+    Ok(v)
 }
 
 /// One Via value:
@@ -1150,6 +1185,103 @@ mod tests {
         assert_eq!(parse_qvalue(b"1.000"), Ok(1000));
         assert_eq!(parse_qvalue(b"0.05"), Ok(50));
         assert!(parse_qvalue(b"0.0001").is_err());
+    }
+
+    /// The readings of Call-ID, CSeq and number headers this module had before their
+    /// one-pass forms, kept as reference models.
+    fn call_id_reference(s: &[u8]) -> Result<&[u8], HeaderError> {
+        let (a, b) = match s.iter().position(|&c| c == b'@') {
+            Some(at) => (&s[..at], Some(&s[at + 1..])),
+            None => (s, None),
+        };
+        let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| scan::is_word(c));
+        if word(a) && b.is_none_or(word) {
+            Ok(s)
+        } else {
+            Err(HeaderError::CallId)
+        }
+    }
+
+    fn cseq_reference(s: &[u8]) -> Result<CSeq<'_>, HeaderError> {
+        let digits_end = s
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .ok_or(HeaderError::CSeq)?;
+        let number = scan::digits_u64(&s[..digits_end]).ok_or(HeaderError::CSeq)?;
+        let rest = &s[digits_end..];
+        let method = scan::skip_lws(rest);
+        if method.len() == rest.len() || !scan::all_token(method) || number >= 1 << 31 {
+            return Err(HeaderError::CSeq);
+        }
+        Ok(CSeq {
+            number: number as u32,
+            method,
+        })
+    }
+
+    fn number_reference(s: &[u8]) -> Result<u32, HeaderError> {
+        scan::digits_u64(s)
+            .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+            .ok_or(HeaderError::Number)
+    }
+
+    /// Mutated Call-ID, CSeq and number values read as the reference models read them.
+    #[test]
+    fn call_id_cseq_and_numbers_match_the_reference_readings() {
+        let seeds: [&[u8]; 6] = [
+            b"c0000000-1j9FpLxk3uxtm8tn@10.0.0.1",
+            b"843817637684230@998sdasdh09",
+            b"0000000001 REGISTER",
+            b"2147483647 INVITE",
+            b"4294967295",
+            b"3600",
+        ];
+        let alphabet = b" \t\r\n@0019aZ-<>\"\x80{";
+        let mut x = 0x5851_f42d_4c95_7f2du64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..100_000 {
+            let mut v = seeds[rnd(seeds.len())].to_vec();
+            for _ in 0..rnd(4) {
+                let at = rnd(v.len() + 1);
+                let b = alphabet[rnd(alphabet.len())];
+                match rnd(3) {
+                    0 => v.insert(at, b),
+                    1 if at < v.len() => {
+                        v.remove(at);
+                    }
+                    _ if at < v.len() => v[at] = b,
+                    _ => v.push(b),
+                }
+            }
+            let text = String::from_utf8_lossy(&v);
+            assert_eq!(parse_call_id(&v), call_id_reference(&v), "{text:?}");
+            assert_eq!(parse_cseq(&v), cseq_reference(&v), "{text:?}");
+            assert_eq!(parse_number(&v), number_reference(&v), "{text:?}");
+        }
+        for n in [
+            "0",
+            "000000000000000000004",
+            "999999999",
+            "4294967296",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(
+                parse_number(n.as_bytes()),
+                number_reference(n.as_bytes()),
+                "{n}"
+            );
+            let c = format!("{n} REGISTER");
+            assert_eq!(
+                parse_cseq(c.as_bytes()),
+                cseq_reference(c.as_bytes()),
+                "{c}"
+            );
+        }
     }
 
     #[test]

@@ -148,6 +148,9 @@ pub struct Request<'b, 'h> {
     /// The Expires header.
     pub expires: Option<u32>,
     uri_limits: UriLimits,
+    /// Where the Contact headers are in `msg.headers`: from the first to past the last (an
+    /// empty range when there are none), so that [`contacts`](Self::contacts) skips the rest.
+    contact_headers: (usize, usize),
 }
 
 impl<'b, 'h> Request<'b, 'h> {
@@ -160,7 +163,7 @@ impl<'b, 'h> Request<'b, 'h> {
     ) -> Result<Status<Request<'b, 'h>>, RequestError> {
         match message::parse(buf, headers, framing, config).map_err(RequestError::Message)? {
             Status::Partial => Ok(Status::Partial),
-            Status::Complete(msg) => Request::from_message(msg, config).map(Status::Complete),
+            Status::Complete(msg) => Request::type_message(msg, config),
         }
     }
 
@@ -169,6 +172,19 @@ impl<'b, 'h> Request<'b, 'h> {
         msg: Message<'b, 'h>,
         config: &ParserConfig,
     ) -> Result<Request<'b, 'h>, RequestError> {
+        match Request::type_message(msg, config)? {
+            Status::Complete(req) => Ok(req),
+            Status::Partial => unreachable!("a framed message types to a complete request"),
+        }
+    }
+
+    /// [`from_message`](Self::from_message), built right where [`parse`](Self::parse) returns
+    /// it (a request is nearly a kilobyte: each move is a `memcpy`).
+    #[inline(always)]
+    fn type_message(
+        msg: Message<'b, 'h>,
+        config: &ParserConfig,
+    ) -> Result<Status<Request<'b, 'h>>, RequestError> {
         let StartLine::Request { method, uri } = msg.start else {
             return Err(RequestError::NotARequest);
         };
@@ -188,7 +204,8 @@ impl<'b, 'h> Request<'b, 'h> {
         let mut cseq = None;
         let mut max_forwards = None;
         let mut expires = None;
-        for h in msg.headers {
+        let mut contacts = (msg.headers.len(), msg.headers.len());
+        for (i, h) in msg.headers.iter().enumerate() {
             let err = |e: HeaderError| RequestError::Header(h.kind, e);
             match h.kind {
                 Hdr::Via => {
@@ -198,19 +215,29 @@ impl<'b, 'h> Request<'b, 'h> {
                     }
                 }
                 Hdr::From => {
+                    if from.is_some() {
+                        return Err(RequestError::Duplicate(h.kind));
+                    }
                     let known = to.as_ref().map(|t: &NameAddr<'b>| &t.uri);
-                    let parsed = header::parse_from_to_reusing(h.value, &uri_limits, known);
-                    set_once(&mut from, h, parsed)?;
+                    header::parse_from_to_into(h.value, &uri_limits, known, &mut from)
+                        .map_err(err)?;
                 }
                 Hdr::To => {
+                    if to.is_some() {
+                        return Err(RequestError::Duplicate(h.kind));
+                    }
                     let known = from.as_ref().map(|f: &NameAddr<'b>| &f.uri);
-                    let parsed = header::parse_from_to_reusing(h.value, &uri_limits, known);
-                    set_once(&mut to, h, parsed)?;
+                    header::parse_from_to_into(h.value, &uri_limits, known, &mut to)
+                        .map_err(err)?;
                 }
                 Hdr::CallId => set_once(&mut call_id, h, header::parse_call_id(h.value))?,
                 Hdr::CSeq => set_once(&mut cseq, h, header::parse_cseq(h.value))?,
                 Hdr::MaxForwards => set_once(&mut max_forwards, h, header::parse_number(h.value))?,
                 Hdr::Expires => set_once(&mut expires, h, header::parse_number(h.value))?,
+                Hdr::Contact => {
+                    contacts.0 = contacts.0.min(i);
+                    contacts.1 = i + 1;
+                }
                 _ => {}
             }
         }
@@ -222,7 +249,7 @@ impl<'b, 'h> Request<'b, 'h> {
         if cseq.method != method.as_bytes() {
             return Err(RequestError::CSeqMethod);
         }
-        Ok(Request {
+        Ok(Status::Complete(Request {
             msg,
             method,
             uri,
@@ -234,7 +261,8 @@ impl<'b, 'h> Request<'b, 'h> {
             max_forwards,
             expires,
             uri_limits,
-        })
+            contact_headers: contacts,
+        }))
     }
 
     /// Every Via element, top first.
@@ -247,8 +275,15 @@ impl<'b, 'h> Request<'b, 'h> {
 
     /// The Contact headers: `Star` if any is `*`, else every element, parsed.
     pub fn contacts(&self) -> Contacts<'b, 'h> {
+        // The range was found in these very headers (`msg` is not replaced after typing; a
+        // range that does not fit them falls back to all of them).
+        let headers = self
+            .msg
+            .headers
+            .get(self.contact_headers.0..self.contact_headers.1)
+            .unwrap_or(self.msg.headers);
         Contacts {
-            headers: self.msg.headers,
+            headers,
             index: 0,
             elements: None,
             limits: self.uri_limits,

@@ -248,13 +248,13 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
     // One pass reads the user (and password) up to the first byte outside its class: if that
     // is the '@', the userinfo is valid; otherwise a later '@' means the userinfo holds that
     // byte (an error), and no '@' means there is no userinfo.
-    let u_end = escaped_run(rest, 0, scan::is_user);
+    let u_end = escaped_run(rest, 0, C_USER);
     let has_at_from = |i: usize| scan::find_any(&rest[i..], b"@").is_some();
     let (user, password, hostpart) = match rest.get(u_end) {
         Some(b'@') if u_end > 0 => (Some(&rest[..u_end]), None, &rest[u_end + 1..]),
         Some(b'@') => return Err(UriError::User),
         Some(b':') => {
-            let p_end = escaped_run(rest, u_end + 1, scan::is_password);
+            let p_end = escaped_run(rest, u_end + 1, C_PASSWORD);
             if rest.get(p_end) == Some(&b'@') || has_at_from(p_end) {
                 if u_end == 0 {
                     return Err(UriError::User);
@@ -302,21 +302,86 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
 
 /// Index of the first byte at or after `i` that is neither a `class` byte nor the `%` of a
 /// well-formed `%XX` escape (the length of `s` if there is none): [`scan::all_escaped`] and the
-/// search for the byte that ends the run, in one pass.
+/// search for the byte that ends the run, in one pass. `class` is one of the `C_*` bits of
+/// [`CLASS`], whose classes leave out `%`: runs of plain bytes go eight at a time.
 #[inline(always)]
-fn escaped_run(s: &[u8], mut i: usize, class: impl Fn(u8) -> bool) -> usize {
-    while i < s.len() {
-        let b = s[i];
-        if b == b'%' {
-            if i + 2 < s.len() && s[i + 1].is_ascii_hexdigit() && s[i + 2].is_ascii_hexdigit() {
-                i += 3;
-                continue;
-            }
-            return i;
+fn escaped_run(s: &[u8], mut i: usize, class: u8) -> usize {
+    loop {
+        i = class_run(s, i, class);
+        match s.get(i..i + 3) {
+            Some([b'%', h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
+            _ => return i,
         }
-        if !class(b) {
-            return i;
+    }
+}
+
+/// `user` bytes (`unreserved / user-unreserved`), `%` left out (see [`escaped_run`]).
+pub(crate) const C_USER: u8 = 1;
+/// `password` bytes (`unreserved / "&" / "=" / "+" / "$" / ","`), `%` left out.
+pub(crate) const C_PASSWORD: u8 = 2;
+/// `paramchar` bytes (`param-unreserved / unreserved`), `%` left out.
+pub(crate) const C_PARAM: u8 = 4;
+/// Host name bytes: `alphanum / "-" / "."`.
+pub(crate) const C_HOST: u8 = 8;
+/// `token` bytes.
+pub(crate) const C_TOKEN: u8 = 16;
+/// `word` bytes (Call-ID).
+pub(crate) const C_WORD: u8 = 32;
+/// `gen-value` bytes outside a quoted string: token bytes plus `[`, `]` and `:`.
+pub(crate) const C_GEN_VALUE: u8 = 64;
+/// Letters and digits.
+pub(crate) const C_ALNUM: u8 = 128;
+
+/// One table for the byte classes the URI and header parsers scan runs of, a bit per class
+/// (the `C_*` constants). The classes are those of [`scan`] (a test checks every byte), with
+/// `%` left out of the escapable ones so that a run can be checked eight bytes at a time.
+pub(crate) static CLASS: [u8; 256] = {
+    const fn set(t: &mut [u8; 256], bytes: &[u8], bit: u8) {
+        let mut i = 0;
+        while i < bytes.len() {
+            t[bytes[i] as usize] |= bit;
+            i += 1;
         }
+    }
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        if (c as u8).is_ascii_alphanumeric() {
+            t[c] =
+                C_USER | C_PASSWORD | C_PARAM | C_HOST | C_TOKEN | C_WORD | C_GEN_VALUE | C_ALNUM;
+        }
+        c += 1;
+    }
+    set(&mut t, b"-_.!~*'()&=+$,;?/", C_USER);
+    set(&mut t, b"-_.!~*'()&=+$,", C_PASSWORD);
+    set(&mut t, b"-_.!~*'()[]/:&+$", C_PARAM);
+    set(&mut t, b"-.", C_HOST);
+    set(&mut t, b"-.!%*_+`'~", C_TOKEN);
+    set(&mut t, b"-.!%*_+`'~()<>:\\\"/[]?{}", C_WORD);
+    set(&mut t, b"-.!%*_+`'~[]:", C_GEN_VALUE);
+    t
+};
+
+/// Index of the first byte at or after `i` outside `class` (a `C_*` bit of [`CLASS`]), or the
+/// length of `s`. Eight bytes are checked per step with one branch: the values URIs and
+/// headers hold are mostly long runs of one class.
+#[inline(always)]
+pub(crate) fn class_run(s: &[u8], mut i: usize, class: u8) -> usize {
+    while let Some(c) = s.get(i..i + 8) {
+        let all = CLASS[c[0] as usize]
+            & CLASS[c[1] as usize]
+            & CLASS[c[2] as usize]
+            & CLASS[c[3] as usize]
+            & CLASS[c[4] as usize]
+            & CLASS[c[5] as usize]
+            & CLASS[c[6] as usize]
+            & CLASS[c[7] as usize];
+        if all & class == 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < s.len() && CLASS[s[i] as usize] & class != 0 {
         i += 1;
     }
     i
@@ -326,35 +391,58 @@ fn escaped_run(s: &[u8], mut i: usize, class: impl Fn(u8) -> bool) -> usize {
 /// without leading zeros (as `std` reads it), parsed without going through `str`.
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    // Octet index, its value so far, its digit count, and whether it started with `0`.
-    let (mut n, mut v, mut len, mut zero) = (0, 0u16, 0, false);
-    for &b in s {
-        if b == b'.' {
-            if len == 0 || n == 3 {
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if s.get(i) != Some(&b'.') {
                 return None;
             }
-            octets[n] = u8::try_from(v).ok()?;
-            (n, v, len) = (n + 1, 0, 0);
-        } else if b.is_ascii_digit() {
-            if len == 3 || (len == 1 && zero) {
-                return None;
-            }
-            zero = len == 0 && b == b'0';
-            v = v * 10 + u16::from(b - b'0');
-            len += 1;
-        } else {
+            i += 1;
+        }
+        let first = s.get(i)?.wrapping_sub(b'0');
+        if first > 9 {
             return None;
         }
+        i += 1;
+        let mut v = u16::from(first);
+        // A leading `0` is the whole octet.
+        if first != 0 {
+            for _ in 0..2 {
+                match s.get(i) {
+                    Some(&d) if d.is_ascii_digit() => {
+                        v = v * 10 + u16::from(d - b'0');
+                        i += 1;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        *octet = u8::try_from(v).ok()?;
     }
-    if len == 0 || n != 3 {
-        return None;
-    }
-    octets[3] = u8::try_from(v).ok()?;
-    Some(Ipv4Addr::from(octets))
+    (i == s.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// `hostport = host [ ":" port ]`
 pub fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, &[u8], Option<u16>), UriError> {
+    // A host name or an IPv4 address holds no `:`: the run of host name bytes ends at the
+    // port's colon, if there is one, unless some other byte ends it first (an IPv6
+    // reference, or a host that is wrong anyway), which the general reading below handles.
+    let end = class_run(s, 0, C_HOST);
+    let (host_raw, port_raw) = match s.get(end) {
+        None => (s, None),
+        Some(b':') => (&s[..end], Some(&s[end + 1..])),
+        Some(_) => return parse_hostport_general(s),
+    };
+    let host = host_name(host_raw)?;
+    let port = match port_raw {
+        None => None,
+        Some(p) => Some(parse_port(p)?),
+    };
+    Ok((host, host_raw, port))
+}
+
+/// [`parse_hostport`] when the host is not made of host name bytes alone.
+fn parse_hostport_general(s: &[u8]) -> Result<(Host<'_>, &[u8], Option<u16>), UriError> {
     let (host_raw, port_raw) = if s.first() == Some(&b'[') {
         let close = s.iter().position(|&b| b == b']').ok_or(UriError::Host)?;
         let after = &s[close + 1..];
@@ -373,40 +461,28 @@ pub fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, &[u8], Option<u16>), UriErr
     let host = parse_host(host_raw)?;
     let port = match port_raw {
         None => None,
-        Some(p) => {
-            let v = scan::digits_u64(p).ok_or(UriError::Port)?;
-            Some(u16::try_from(v).map_err(|_| UriError::Port)?)
-        }
+        Some(p) => Some(parse_port(p)?),
     };
     Ok((host, host_raw, port))
 }
 
-const H_DIGIT: u8 = 1;
-const H_LETTER: u8 = 2;
-const H_DOT: u8 = 3;
-const H_HYPHEN: u8 = 4;
-
-/// The class of each byte in a host name (0 for a byte a host name cannot hold).
-static HOST_CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = if b.is_ascii_digit() {
-            H_DIGIT
-        } else if b.is_ascii_alphabetic() {
-            H_LETTER
-        } else if b == b'.' {
-            H_DOT
-        } else if b == b'-' {
-            H_HYPHEN
-        } else {
-            0
-        };
-        c += 1;
+/// `port = 1*DIGIT`, at most 65535 (leading zeros allowed).
+fn parse_port(p: &[u8]) -> Result<u16, UriError> {
+    // Five digits or fewer cannot overflow the u32 sum; longer runs go the saturating way.
+    if p.is_empty() || p.len() > 5 {
+        let v = scan::digits_u64(p).ok_or(UriError::Port)?;
+        return u16::try_from(v).map_err(|_| UriError::Port);
     }
-    t
-};
+    let mut v = 0u32;
+    for &d in p {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(UriError::Port);
+        }
+        v = v * 10 + u32::from(d);
+    }
+    u16::try_from(v).map_err(|_| UriError::Port)
+}
 
 /// `host = hostname / IPv4address / IPv6reference`
 pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
@@ -418,33 +494,45 @@ pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
             .map(Host::V6)
             .map_err(|_| UriError::Host);
     }
-    // One pass: every label starts and ends with an alphanumeric (`domainlabel`), only
-    // alphanumerics, `-` and `.` occur, and an all-numeric name must be an IPv4 address; the
-    // last label (`toplabel`) of a name starts with a letter. One trailing dot is allowed.
-    let name = trim_dot(s);
-    let mut numeric = true;
-    let mut label_start = 0;
-    // Whether the previous byte was alphanumeric (false at the start of the name).
-    let mut alnum = false;
-    for (i, &b) in name.iter().enumerate() {
-        match HOST_CLASS[b as usize] {
-            H_DIGIT => alnum = true,
-            H_LETTER => (numeric, alnum) = (false, true),
-            H_DOT if alnum => (label_start, alnum) = (i + 1, false),
-            H_HYPHEN if i != label_start => (numeric, alnum) = (false, false),
-            _ => return Err(UriError::Host),
+    if class_run(s, 0, C_HOST) != s.len() {
+        return Err(UriError::Host);
+    }
+    host_name(s)
+}
+
+/// `hostname / IPv4address` for `s` made of host name bytes only (alphanumerics, `-`, `.`):
+/// every label starts and ends with an alphanumeric (`domainlabel`); the last label
+/// (`toplabel`) of a name starts with a letter, and a name whose last label starts with a
+/// digit must be an IPv4 address. One trailing dot is allowed, except after an address.
+fn host_name(s: &[u8]) -> Result<Host<'_>, UriError> {
+    debug_assert_eq!(class_run(s, 0, C_HOST), s.len());
+    // An address is read straight away; what is not one takes the general path, which
+    // reaches the same verdict for every address.
+    if s.first().is_some_and(u8::is_ascii_digit) {
+        if let Some(a) = parse_ipv4(s) {
+            return Ok(Host::V4(a));
         }
     }
-    // Empty, or ending in `-` or a second `.`.
-    if !alnum {
+    let name = trim_dot(s);
+    let alnum = |i: usize| CLASS[name[i] as usize] & C_ALNUM != 0;
+    // Labels are non-empty and start and end with an alphanumeric exactly when the name
+    // does and every dot has an alphanumeric on both sides (a `-` next to a dot or at
+    // either end fails one of these).
+    if name.is_empty() || !alnum(0) || !alnum(name.len() - 1) {
         return Err(UriError::Host);
     }
-    if numeric {
-        // Only an IPv4 address may have an all-numeric last label (and no trailing dot).
+    let mut last_label = 0;
+    while let Some(off) = scan::find_any(&name[last_label..], b".") {
+        let dot = last_label + off;
+        // Neither end of the name is a dot, so both neighbours exist.
+        if !alnum(dot - 1) || !alnum(dot + 1) {
+            return Err(UriError::Host);
+        }
+        last_label = dot + 1;
+    }
+    if name[last_label].is_ascii_digit() {
+        // All-numeric names included: only an IPv4 address may end so.
         return parse_ipv4(s).map(Host::V4).ok_or(UriError::Host);
-    }
-    if !name[label_start].is_ascii_alphabetic() {
-        return Err(UriError::Host);
     }
     Ok(Host::Name(s))
 }
@@ -470,7 +558,7 @@ fn validate_params(params: &[u8]) -> Result<(), UriError> {
     let (mut part, mut eq) = (0, false);
     let mut i = 0;
     loop {
-        i = escaped_run(params, i, scan::is_paramchar);
+        i = escaped_run(params, i, C_PARAM);
         let sep = match params.get(i) {
             None => break,
             Some(&b) => b,
@@ -900,6 +988,156 @@ mod tests {
             "1.2.3.4a",
         ] {
             assert_eq!(parse_ipv4(t.as_bytes()), t.parse().ok(), "{t}");
+        }
+    }
+
+    /// Each `C_*` class of [`CLASS`] is the [`scan`] class it stands for, `%` left out of the
+    /// escapable ones.
+    #[test]
+    fn class_table_matches_the_scan_classes() {
+        for b in 0..=255u8 {
+            let has = |bit: u8| CLASS[b as usize] & bit != 0;
+            let pct = b != b'%';
+            assert_eq!(has(C_USER), scan::is_user(b) && pct, "user {b}");
+            assert_eq!(has(C_PASSWORD), scan::is_password(b) && pct, "password {b}");
+            assert_eq!(has(C_PARAM), scan::is_paramchar(b) && pct, "param {b}");
+            assert_eq!(has(C_HOST), scan::is_hostname(b), "host {b}");
+            assert_eq!(has(C_TOKEN), scan::is_token(b), "token {b}");
+            assert_eq!(has(C_WORD), scan::is_word(b), "word {b}");
+            assert_eq!(has(C_GEN_VALUE), scan::is_gen_value(b), "gen-value {b}");
+            assert_eq!(has(C_ALNUM), b.is_ascii_alphanumeric(), "alnum {b}");
+        }
+    }
+
+    /// `class_run` stops at the first byte outside the class, wherever it is, for every length
+    /// (both the eight-byte steps and the byte loop), bytes >= 0x80 included.
+    #[test]
+    fn class_run_finds_the_first_byte_outside_the_class() {
+        for len in 0..=40 {
+            let base = vec![b'a'; len];
+            assert_eq!(class_run(&base, 0, C_TOKEN), len);
+            for start in 0..=len {
+                assert_eq!(class_run(&base, start, C_TOKEN), len);
+            }
+            for at in 0..len {
+                for stop in [b' ', b'@', 0x80, 0xff, b'%', 0] {
+                    let mut s = base.clone();
+                    s[at] = stop;
+                    assert_eq!(
+                        class_run(&s, 0, C_TOKEN),
+                        if stop == b'%' { len } else { at }
+                    ); // `%` is a token byte
+                    assert_eq!(class_run(&s, 0, C_USER), at, "{len} {at} {stop}");
+                    for start in 0..=len {
+                        let want = if start <= at { at } else { len };
+                        assert_eq!(class_run(&s, start, C_USER), want);
+                    }
+                }
+            }
+        }
+        // Escapes continue a run; a broken one ends it.
+        assert_eq!(escaped_run(b"ab%41cd@x", 0, C_USER), 7);
+        assert_eq!(escaped_run(b"ab%4gcd@x", 0, C_USER), 2);
+        assert_eq!(escaped_run(b"abcdefgh%41", 0, C_USER), 11);
+        assert_eq!(escaped_run(b"abcdefgh%4", 0, C_USER), 8);
+    }
+
+    /// The host reading this module had before the label-wise one, kept as the reference.
+    fn parse_host_reference(s: &[u8]) -> Result<Host<'_>, UriError> {
+        if let Some(inner) = s.strip_prefix(b"[") {
+            let inner = inner.strip_suffix(b"]").ok_or(UriError::Host)?;
+            let text = std::str::from_utf8(inner).map_err(|_| UriError::Host)?;
+            return text
+                .parse::<Ipv6Addr>()
+                .map(Host::V6)
+                .map_err(|_| UriError::Host);
+        }
+        let name = trim_dot(s);
+        let (mut numeric, mut label_start, mut alnum) = (true, 0, false);
+        for (i, &b) in name.iter().enumerate() {
+            if b.is_ascii_digit() {
+                alnum = true;
+            } else if b.is_ascii_alphabetic() {
+                (numeric, alnum) = (false, true);
+            } else if b == b'.' && alnum {
+                (label_start, alnum) = (i + 1, false);
+            } else if b == b'-' && i != label_start {
+                (numeric, alnum) = (false, false);
+            } else {
+                return Err(UriError::Host);
+            }
+        }
+        if !alnum {
+            return Err(UriError::Host);
+        }
+        if numeric {
+            return s
+                .to_vec()
+                .iter()
+                .map(|&b| b as char)
+                .collect::<String>()
+                .parse::<Ipv4Addr>()
+                .map(Host::V4)
+                .map_err(|_| UriError::Host);
+        }
+        if !name[label_start].is_ascii_alphabetic() {
+            return Err(UriError::Host);
+        }
+        Ok(Host::Name(s))
+    }
+
+    /// Random hosts and hostports over the bytes the grammar cares about parse as the
+    /// reference reads them; IPv4 as `std` reads it.
+    #[test]
+    fn hosts_parse_as_the_reference_reads_them() {
+        let alphabet = b"0129aZ.-:[]_\x80";
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..200_000 {
+            let len = rnd(18);
+            let s: Vec<u8> = (0..len).map(|_| alphabet[rnd(alphabet.len())]).collect();
+            assert_eq!(parse_host(&s), parse_host_reference(&s), "{s:?}");
+            let text = String::from_utf8_lossy(&s);
+            assert_eq!(parse_ipv4(&s), text.parse().ok(), "{text}");
+            let reference = match s.iter().position(|&b| b == b':') {
+                _ if s.first() == Some(&b'[') => None,
+                Some(c) => Some((&s[..c], Some(&s[c + 1..]))),
+                None => Some((&s[..], None)),
+            };
+            if let Some((h, p)) = reference {
+                let want = parse_host_reference(h).and_then(|host| {
+                    let port = p
+                        .map(|p| {
+                            scan::digits_u64(p)
+                                .and_then(|v| u16::try_from(v).ok())
+                                .ok_or(UriError::Port)
+                        })
+                        .transpose()?;
+                    Ok((host, h, port))
+                });
+                assert_eq!(parse_hostport(&s), want, "{text}");
+            }
+        }
+        for port in [
+            "0",
+            "65535",
+            "65536",
+            "000080",
+            "99999999999999999999999",
+            "",
+        ] {
+            let s = format!("a.b:{port}");
+            let want = port.parse::<u16>().ok();
+            assert_eq!(
+                parse_hostport(s.as_bytes()).ok().and_then(|h| h.2),
+                want,
+                "{s}"
+            );
         }
     }
 

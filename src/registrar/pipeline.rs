@@ -227,6 +227,7 @@ impl<'r, 'b, 'h> Cx<'r, 'b, 'h> {
         }
     }
 
+    #[inline]
     fn begin(&self, out: &mut Vec<u8>, code: u16, reason: &[u8]) {
         begin(out, self.buf, self.req, self.amend, &self.tag, code, reason);
     }

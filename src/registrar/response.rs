@@ -8,7 +8,9 @@ use crate::sip::scan;
 use crate::sip::writer::{self, ViaAmend};
 
 /// The fixed part of every response to `req` (parsed from `buf`): status line and echoed
-/// headers.
+/// headers. Inlined so that the status line of a call with a constant code and reason is
+/// written as constants.
+#[inline]
 pub fn begin(
     out: &mut Vec<u8>,
     buf: &[u8],
@@ -45,10 +47,11 @@ pub fn push_q(out: &mut Vec<u8>, q: u16) {
 pub fn contact_line(out: &mut Vec<u8>, b: &Binding, now: Millis, with_expires: bool) {
     out.extend_from_slice(b"Contact: <");
     out.extend_from_slice(b.uri());
-    out.push(b'>');
     if with_expires {
-        out.extend_from_slice(b";expires=");
+        out.extend_from_slice(b">;expires=");
         writer::push_u64(out, b.remaining_s(now));
+    } else {
+        out.push(b'>');
     }
     if b.q != Q_NONE {
         out.extend_from_slice(b";q=");

@@ -14,6 +14,18 @@ use super::request::Request;
 /// Appends `n` in decimal.
 #[inline]
 pub fn push_u64(out: &mut Vec<u8>, n: u64) {
+    match u32::try_from(n) {
+        Ok(short) if short < 100_000_000 => {
+            let (digits, len) = digits8(short);
+            push_prefix(out, &digits, len);
+        }
+        _ => push_u64_long(out, n),
+    }
+}
+
+/// [`push_u64`] for any `n`, a digit at a time.
+#[cold]
+fn push_u64_long(out: &mut Vec<u8>, n: u64) {
     let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
     let mut tmp = [b'0'; 20];
     let mut rest = n;
@@ -22,6 +34,30 @@ pub fn push_u64(out: &mut Vec<u8>, n: u64) {
         rest /= 10;
     }
     push_prefix(out, &tmp, digits);
+}
+
+/// The decimal digits of `n < 10^8` at the start of an 8-byte array, and how many there are.
+///
+/// All eight digits are worked out at once in one `u64`, a lane per group (the SWAR method of
+/// the `itoa` family): one 32-bit lane per four digits, each split into two 16-bit lanes of two
+/// digits (`x * 5243 >> 19` is `x / 100` for `x < 43_699`), each split into two bytes of one
+/// digit (`x * 103 >> 10` is `x / 10` for `x < 179`). No lane's product reaches the next lane.
+/// The most significant digit ends up in the lowest byte, so the leading zeros are the low
+/// zero bytes, dropped with one shift. Why: a port or an `expires` written a digit at a time
+/// costs a division chain per digit plus a digit count; this is a dozen operations.
+#[inline]
+fn digits8(n: u32) -> ([u8; 8], usize) {
+    debug_assert!(n < 100_000_000);
+    // The high four digits in the low lane: they are written first.
+    let v = u64::from(n / 10_000) | (u64::from(n % 10_000) << 32);
+    let hundreds = ((v * 5243) >> 19) & 0x0000_007f_0000_007f;
+    let v = hundreds | ((v - hundreds * 100) << 16);
+    let tens = ((v * 103) >> 10) & 0x000f_000f_000f_000f;
+    let v = tens | ((v - tens * 10) << 8);
+    // `n == 0` has eight zero digits: keep one.
+    let zeros = (v.trailing_zeros() / 8).min(7) as usize;
+    let ascii = (v >> (zeros * 8)) | 0x3030_3030_3030_3030;
+    (ascii.to_le_bytes(), 8 - zeros)
 }
 
 /// Appends the first `len` bytes of `tmp`. Copying the whole fixed-size array and then
@@ -34,31 +70,50 @@ fn push_prefix<const N: usize>(out: &mut Vec<u8>, tmp: &[u8; N], len: usize) {
     out.truncate(start + len);
 }
 
+/// `OCTETS[o]`: the decimal text of `o` followed by a dot, padded to four bytes.
+const OCTETS: [[u8; 4]; 256] = {
+    let mut table = [[0u8; 4]; 256];
+    let mut o = 0;
+    while o < 256 {
+        let (h, t, u) = (
+            b'0' + (o / 100) as u8,
+            b'0' + (o / 10 % 10) as u8,
+            b'0' + (o % 10) as u8,
+        );
+        table[o] = if o >= 100 {
+            [h, t, u, b'.']
+        } else if o >= 10 {
+            [t, u, b'.', 0]
+        } else {
+            [u, b'.', 0, 0]
+        };
+        o += 1;
+    }
+    table
+};
+
+/// The dotted-decimal text of an IPv4 address at the start of a 16-byte array, and its length
+/// (at most 15: "255.255.255.255"). One table load and one 4-byte store per octet.
+#[inline]
+fn ipv4_text(ip: std::net::Ipv4Addr) -> ([u8; 16], usize) {
+    let mut tmp = [0u8; 16];
+    let mut len = 0;
+    for octet in ip.octets() {
+        // Before the last octet `len <= 12`, so the four bytes fit.
+        tmp[len..len + 4].copy_from_slice(&OCTETS[usize::from(octet)]);
+        len += 2 + usize::from(octet >= 10) + usize::from(octet >= 100);
+    }
+    // Without the last octet's dot.
+    (tmp, len - 1)
+}
+
 /// Appends an IP address in the form used in `received` (IPv6 without brackets, RFC 3261
 /// §25.1 `received = "received" EQUAL (IPv4address / IPv6address)`).
 pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     use std::io::Write;
     if let IpAddr::V4(v4) = ip {
-        // At most "255.255.255.255": 15 bytes.
-        let mut tmp = [0u8; 16];
-        let mut len = 0;
-        for (i, octet) in v4.octets().into_iter().enumerate() {
-            if i > 0 {
-                tmp[len] = b'.';
-                len += 1;
-            }
-            if octet >= 100 {
-                tmp[len] = b'0' + octet / 100;
-                len += 1;
-            }
-            if octet >= 10 {
-                tmp[len] = b'0' + octet / 10 % 10;
-                len += 1;
-            }
-            tmp[len] = b'0' + octet % 10;
-            len += 1;
-        }
-        push_prefix(out, &tmp, len);
+        let (text, len) = ipv4_text(v4);
+        push_prefix(out, &text, len);
         return;
     }
     // Writing to a Vec cannot fail; `write!` formats without an intermediate String.
@@ -66,6 +121,10 @@ pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
 }
 
 /// `Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF`
+///
+/// Inlined so that a status line whose code and reason are constants is written without the
+/// checks (and the reason without its scan).
+#[inline]
 pub fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
     if (100..=999).contains(&code) {
         // `Status-Code` is three digits (§25.1): the line head is one fixed-size copy.
@@ -152,15 +211,10 @@ pub fn echo_headers_from(
     };
     let mut top_done = false;
     for h in req.msg.headers {
-        let name: &[u8] = match h.kind {
-            Hdr::Via => b"Via",
-            Hdr::From => b"From",
-            Hdr::To => b"To",
-            Hdr::CallId => b"Call-ID",
-            Hdr::CSeq => b"CSeq",
-            _ => continue,
-        };
-        let Some(line) = Line::find(buf, h, name) else {
+        if ECHOED & (1 << h.kind as u32) == 0 {
+            continue;
+        }
+        let Some(line) = Line::find(buf, h) else {
             copy.flush(out);
             match h.kind {
                 Hdr::Via if !top_done => {
@@ -170,7 +224,7 @@ pub fn echo_headers_from(
                     out.extend_from_slice(b"\r\n");
                 }
                 Hdr::To => write_to(out, h.value, req, to_tag),
-                _ => header(out, name, h.value),
+                kind => header(out, canonical_name(kind), h.value),
             }
             continue;
         };
@@ -182,14 +236,45 @@ pub fn echo_headers_from(
             Hdr::To if req.to.tag().is_none() => {
                 copy.take(out, line.start, line.value_end);
                 copy.flush(out);
-                out.extend_from_slice(b";tag=");
-                out.extend_from_slice(to_tag);
+                push_to_tag(out, to_tag);
                 copy.take(out, line.value_end, line.end);
             }
             _ => copy.take(out, line.start, line.end),
         }
     }
     copy.flush(out);
+}
+
+/// The header kinds a response copies (§8.2.6.2), one bit per [`Hdr`] discriminant: testing a
+/// header costs a shift, where a `match` costs a jump table.
+const ECHOED: u32 = 1 << Hdr::Via as u32
+    | 1 << Hdr::From as u32
+    | 1 << Hdr::To as u32
+    | 1 << Hdr::CallId as u32
+    | 1 << Hdr::CSeq as u32;
+
+/// The name a response writes for an echoed header kind (see [`ECHOED`]).
+fn canonical_name(kind: Hdr) -> &'static [u8] {
+    match kind {
+        Hdr::Via => b"Via",
+        Hdr::From => b"From",
+        Hdr::To => b"To",
+        Hdr::CallId => b"Call-ID",
+        _ => b"CSeq",
+    }
+}
+
+/// `;tag=` and the tag. A tag of the 16 bytes the registrar makes is one fixed-size copy.
+#[inline]
+fn push_to_tag(out: &mut Vec<u8>, to_tag: &[u8]) {
+    if let Ok(tag) = <&[u8; 16]>::try_from(to_tag) {
+        let mut tmp = *b";tag=0123456789abcdef";
+        tmp[5..].copy_from_slice(tag);
+        out.extend_from_slice(&tmp);
+    } else {
+        out.extend_from_slice(b";tag=");
+        out.extend_from_slice(to_tag);
+    }
 }
 
 /// A header line of `buf` in the form [`header`] writes, by offsets into `buf`.
@@ -203,28 +288,40 @@ struct Line {
 }
 
 impl Line {
-    /// The line of header `h` (its name and value slices of `buf`) if it reads exactly
-    /// `<canonical>: <value>CRLF` and the value holds no CR or LF (nor other controls). A
-    /// value the framing fast path already proved free of control bytes is not scanned again.
+    /// The line of echoed header `h` (whose value is a slice of `buf`) if `buf` holds exactly
+    /// what [`header`] would write for it: `<canonical>: <value>CRLF`, the value holding no CR
+    /// or LF (nor other controls). A value the framing fast path already proved free of
+    /// control bytes is not scanned again.
     #[inline]
-    fn find(buf: &[u8], h: &Header<'_>, canonical: &[u8]) -> Option<Line> {
-        let (name, value) = (h.name, h.value);
-        let base = buf.as_ptr() as usize;
-        let start = (name.as_ptr() as usize).wrapping_sub(base);
-        let value_start = (value.as_ptr() as usize).wrapping_sub(base);
+    fn find(buf: &[u8], h: &Header<'_>) -> Option<Line> {
+        match h.kind {
+            Hdr::Via => Self::find_as(buf, h, b"Via: "),
+            Hdr::From => Self::find_as(buf, h, b"From: "),
+            Hdr::To => Self::find_as(buf, h, b"To: "),
+            Hdr::CallId => Self::find_as(buf, h, b"Call-ID: "),
+            Hdr::CSeq => Self::find_as(buf, h, b"CSeq: "),
+            _ => None,
+        }
+    }
+
+    /// [`find`](Self::find) for a header written with `head` (name, colon, space) before its
+    /// value. Only bytes of `buf` are compared, whatever `h.name` points at: the line is copied
+    /// when its bytes are right. A fixed-size `head` compares inline, without a `memcmp` call.
+    #[inline(always)]
+    fn find_as<const N: usize>(buf: &[u8], h: &Header<'_>, head: &[u8; N]) -> Option<Line> {
+        let value = h.value;
+        let value_start = (value.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+        let start = value_start.checked_sub(N)?;
         let value_end = value_start.checked_add(value.len())?;
         let end = value_end.checked_add(2)?;
         if end > buf.len()
-            || name != canonical
-            || value_start != start.checked_add(name.len() + 2)?
-            || buf[value_start - 2..value_start] != *b": "
+            || buf[start..value_start].first_chunk::<N>() != Some(head)
             || buf[value_end..end] != *b"\r\n"
             || (!h.plain && has_line_break(value))
         {
             return None;
         }
-        debug_assert!(buf[start..value_end].starts_with(name));
-        debug_assert!(buf[start..value_end].ends_with(value));
+        debug_assert!(std::ptr::eq(&buf[value_start..value_end], value));
         Some(Line {
             start,
             value_start,
@@ -306,16 +403,14 @@ fn copy_top_via(
         Some(end) => {
             copy.take(out, line.start, top_start + end);
             copy.flush(out);
-            out.push(b'=');
-            push_u64(out, u64::from(amend.source_port));
+            push_rport_value(out, amend.source_port);
             copy.take(out, top_start + end, top_end);
         }
         None => copy.take(out, line.start, top_end),
     }
     if needs_received(via, amend) {
         copy.flush(out);
-        out.extend_from_slice(b";received=");
-        push_ip(out, amend.source_ip);
+        push_received(out, amend.source_ip);
     }
     copy.take(out, top_end, line.end);
 }
@@ -325,10 +420,34 @@ fn write_to(out: &mut Vec<u8>, value: &[u8], req: &Request<'_, '_>, to_tag: &[u8
     out.extend_from_slice(b"To: ");
     push_value(out, value);
     if req.to.tag().is_none() {
-        out.extend_from_slice(b";tag=");
-        out.extend_from_slice(to_tag);
+        push_to_tag(out, to_tag);
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// `=` and the source port, the value of a bare `rport` (RFC 3581 §4), in one fixed-size copy.
+#[inline]
+fn push_rport_value(out: &mut Vec<u8>, port: u16) {
+    let (digits, len) = digits8(u32::from(port));
+    let mut tmp = [b'='; 9];
+    tmp[1..].copy_from_slice(&digits);
+    push_prefix(out, &tmp, 1 + len);
+}
+
+/// `;received=` and the source address (§18.2.1); an IPv4 address in one fixed-size copy.
+#[inline]
+fn push_received(out: &mut Vec<u8>, ip: IpAddr) {
+    const HEAD: &[u8; 10] = b";received=";
+    if let IpAddr::V4(v4) = ip {
+        let (text, len) = ipv4_text(v4);
+        let mut tmp = [0u8; 26];
+        tmp[..10].copy_from_slice(HEAD);
+        tmp[10..].copy_from_slice(&text);
+        push_prefix(out, &tmp, 10 + len);
+    } else {
+        out.extend_from_slice(HEAD);
+        push_ip(out, ip);
+    }
 }
 
 /// Where a bare `rport` (no value) ends in the top Via's text, so its value can be filled in.
@@ -359,15 +478,13 @@ fn write_top_via(out: &mut Vec<u8>, value: &[u8], req: &Request<'_, '_>, amend: 
     match bare_rport_end {
         Some(end) => {
             push_value(out, &raw[..end]);
-            out.push(b'=');
-            push_u64(out, u64::from(amend.source_port));
+            push_rport_value(out, amend.source_port);
             push_value(out, &raw[end..]);
         }
         None => push_value(out, raw),
     }
     if needs_received(via, amend) {
-        out.extend_from_slice(b";received=");
-        push_ip(out, amend.source_ip);
+        push_received(out, amend.source_ip);
     }
     push_value(out, &value[top_end..]);
 }
@@ -630,6 +747,70 @@ mod tests {
         status_line(&mut v, 200, b"OK");
         status_line(&mut v, 42, b"Odd\r\nCode");
         assert_eq!(v, b"SIP/2.0 200 OK\r\nSIP/2.0 42 Odd  Code\r\n");
+    }
+
+    /// The eight-digit lanes against `format!`: every value below 10^6, every power of ten and
+    /// its neighbours, a spread up to 10^8, and the values that take the long path.
+    #[test]
+    fn decimal_digits_match_format() {
+        let check = |n: u64| {
+            let mut v = b"x".to_vec();
+            push_u64(&mut v, n);
+            assert_eq!(v, format!("x{n}").as_bytes(), "{n}");
+        };
+        (0..1_000_000).for_each(check);
+        for p in 0..=19u32 {
+            let t = 10u64.pow(p);
+            [t - 1, t, t + 1].into_iter().for_each(check);
+        }
+        (0..100_000_000).step_by(9_973).for_each(check);
+        [
+            99_999_999,
+            100_000_000,
+            u64::from(u32::MAX),
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ]
+        .into_iter()
+        .for_each(check);
+    }
+
+    /// Every octet value in every position of an IPv4 address, against `Display`.
+    #[test]
+    fn ipv4_text_matches_display() {
+        for o in 0..=255u8 {
+            for ip in [
+                [o, 0, 0, 0],
+                [1, o, 22, 3],
+                [255, 100, o, 9],
+                [10, 0, 0, o],
+                [o; 4],
+            ] {
+                let ip = std::net::Ipv4Addr::from(ip);
+                let (text, len) = ipv4_text(ip);
+                assert_eq!(&text[..len], ip.to_string().as_bytes());
+                let mut v = Vec::new();
+                push_received(&mut v, IpAddr::V4(ip));
+                assert_eq!(v, format!(";received={ip}").as_bytes());
+            }
+        }
+        let mut v = Vec::new();
+        push_received(&mut v, "2001:db8::1".parse().unwrap());
+        assert_eq!(v, b";received=2001:db8::1");
+    }
+
+    #[test]
+    fn rport_values_and_tags() {
+        for port in [0u16, 1, 9, 10, 5060, 9999, 10_000, 65_535] {
+            let mut v = b"x".to_vec();
+            push_rport_value(&mut v, port);
+            assert_eq!(v, format!("x={port}").as_bytes());
+        }
+        for tag in [&b""[..], b"T", b"0123456789abcdef", b"0123456789abcdef0"] {
+            let mut v = b"x".to_vec();
+            push_to_tag(&mut v, tag);
+            assert_eq!(v, [&b"x;tag="[..], tag].concat());
+        }
     }
 
     /// RFC 3581 §4: rport gets the source port, and received is added even if equal.

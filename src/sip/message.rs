@@ -752,9 +752,7 @@ fn fast_request_line<'b>(
     }
     let m = pos + spaces.trailing_zeros() as usize;
     let method = Method::from_bytes(&buf[pos..m]);
-    if let Method::Other(name) = method
-        && !scan::all_token(name)
-    {
+    if matches!(method, Method::Other(name) if !scan::all_token(name)) {
         return None;
     }
     // The Request-URI runs to the first byte outside the `REQUEST_URI` class: visible ASCII

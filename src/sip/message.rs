@@ -442,31 +442,64 @@ enum SlowLine<'b> {
 /// control bytes and tabs, and the next line present and not a continuation. Anything else
 /// (folds, tabs, bare LF, errors, the end of the buffer) is left to the general path, which
 /// decides with the same rules.
-#[inline]
+#[inline(always)]
 fn fast_header_line(rest: &[u8]) -> Option<(Header<'_>, &[u8])> {
-    // The name runs to the colon (the blank line, or any line not starting with a token
-    // byte, goes to the general path before the search). Classifying it first spares the
-    // per-byte token check for known names: `classify` matches exactly, so a known kind
-    // proves the name is a token.
+    // The blank line, or any line not starting with a token byte, goes to the general path
+    // before the search.
     if !scan::is_token(*rest.first()?) {
         return None;
     }
-    let colon = scan::find_any(rest, b":")?;
+    // The first 16 bytes give the colon of most names and, past it, the end of a short value.
+    // Near the end of the buffer they are read NUL-padded (a control byte: the value ends
+    // there at the latest).
+    let padded;
+    let head = match rest.first_chunk() {
+        Some(head) => head,
+        None => {
+            padded = pad_block(rest);
+            &padded
+        }
+    };
+    let first = scan::Block::load(head);
+    let colons = first.eq(b':');
+    let (colon, end) = if colons != 0 {
+        let c = colons.trailing_zeros() as usize;
+        let after = first.controls() >> c >> 1;
+        let end = if after != 0 {
+            c + 1 + after.trailing_zeros() as usize
+        } else {
+            // A padded block has a control byte after the colon: this one was whole.
+            scan::first_control(rest, scan::Block::LEN)
+        };
+        (c, end)
+    } else {
+        let from = scan::Block::LEN;
+        let colon = from + scan::find_any(rest.get(from..)?, b":")?;
+        (colon, scan::first_control(rest, colon + 1))
+    };
+    // The name runs to the colon. Classifying it first spares the per-byte token check for
+    // known names: `classify` matches exactly, so a known kind proves the name is a token.
     let name = &rest[..colon];
-    let kind = header::classify(name);
+    let kind = if colons != 0 {
+        classify_in_block(first, head, colon)
+    } else {
+        header::classify(name)
+    };
     if kind == Hdr::Other && !scan::all_token(name) {
         // White space before the colon, or not a token: the general path decides.
         return None;
     }
     // The value runs from the colon to the first control byte, which must start CRLF and a
     // line that is not a continuation; `*SP` on either side of it is not part of it.
-    let tail = &rest[colon + 1..];
-    let end = first_control(tail);
-    let next = *tail.get(end + 2)?;
-    if tail[end] != b'\r' || tail[end + 1] != b'\n' || scan::is_wsp(next) {
+    // (`end` may be the padding: then there is no CRLF.)
+    let (value, tail) = rest.get(colon + 1..)?.split_at_checked(end - colon - 1)?;
+    let [b'\r', b'\n', next, ..] = *tail else {
+        return None;
+    };
+    if scan::is_wsp(next) {
         return None;
     }
-    let mut value = &tail[..end];
+    let mut value = value;
     while let [b' ', v @ ..] = value {
         value = v;
     }
@@ -479,8 +512,127 @@ fn fast_header_line(rest: &[u8]) -> Option<(Header<'_>, &[u8])> {
         value,
         plain: true,
     };
-    Some((h, &tail[end + 2..]))
+    Some((h, &tail[2..]))
 }
+
+/// The bytes of `rest` (under 16) followed by NUL.
+#[cold]
+fn pad_block(rest: &[u8]) -> [u8; 16] {
+    let mut head = [0; 16];
+    head[..rest.len()].copy_from_slice(rest);
+    head
+}
+
+/// [`header::classify`] for a name that ends, with its colon, within the 16 bytes of `block`
+/// (`head` holds the same bytes, `len` is the name's length): one hashed table slot per known
+/// name, compared with the whole block at once. A miss asks `header::classify`, so the answer
+/// is always the same as its answer.
+#[inline(always)]
+fn classify_in_block(block: scan::Block, head: &[u8; 16], len: usize) -> Hdr {
+    let slot = &NAME_SLOTS[name_slot(head[0], head[1], len)];
+    // Case folded where the candidate has a letter (see `scan::eq_lower`), then equal bytes
+    // for the whole name and the colon after it: the colon also proves the length.
+    let same = block
+        .or(scan::Block::load(&slot.fold))
+        .eq_bytes(scan::Block::load(&slot.pattern));
+    let want = (2u32 << len) - 1;
+    if same & want == want {
+        slot.kind
+    } else {
+        header::classify(&head[..len])
+    }
+}
+
+/// The table slot of a name of `len` bytes that starts with `b0`, `b1` (its colon for a
+/// one-letter name): a multiplicative hash, found by search to put each name of
+/// [`BLOCK_NAMES`] in a slot of its own.
+#[inline(always)]
+const fn name_slot(b0: u8, b1: u8, len: usize) -> usize {
+    let w = (b0 as u32 | (b1 as u32) << 8) | 0x2020;
+    ((w.wrapping_mul(237) >> 7) as usize + 3 * len) & (NAME_SLOT_COUNT - 1)
+}
+
+const NAME_SLOT_COUNT: usize = 64;
+
+/// The names [`classify_in_block`] knows, lower case, with their kinds: every name of
+/// `header::classify` that fits in a block with its colon (a unit test checks that the two agree).
+const BLOCK_NAMES: [(&[u8], Hdr); 35] = [
+    (b"i", Hdr::CallId),
+    (b"m", Hdr::Contact),
+    (b"l", Hdr::ContentLength),
+    (b"c", Hdr::ContentType),
+    (b"f", Hdr::From),
+    (b"s", Hdr::Subject),
+    (b"k", Hdr::Supported),
+    (b"t", Hdr::To),
+    (b"v", Hdr::Via),
+    (b"o", Hdr::Event),
+    (b"to", Hdr::To),
+    (b"via", Hdr::Via),
+    (b"from", Hdr::From),
+    (b"cseq", Hdr::CSeq),
+    (b"path", Hdr::Path),
+    (b"date", Hdr::Date),
+    (b"allow", Hdr::Allow),
+    (b"route", Hdr::Route),
+    (b"event", Hdr::Event),
+    (b"accept", Hdr::Accept),
+    (b"call-id", Hdr::CallId),
+    (b"contact", Hdr::Contact),
+    (b"expires", Hdr::Expires),
+    (b"require", Hdr::Require),
+    (b"subject", Hdr::Subject),
+    (b"supported", Hdr::Supported),
+    (b"user-agent", Hdr::UserAgent),
+    (b"min-expires", Hdr::MinExpires),
+    (b"unsupported", Hdr::Unsupported),
+    (b"max-forwards", Hdr::MaxForwards),
+    (b"content-type", Hdr::ContentType),
+    (b"record-route", Hdr::RecordRoute),
+    (b"authorization", Hdr::Authorization),
+    (b"proxy-require", Hdr::ProxyRequire),
+    (b"content-length", Hdr::ContentLength),
+];
+
+/// One slot of [`NAME_SLOTS`]: the name and its colon, and the bits that fold case.
+struct NameSlot {
+    /// The name in lower case, then `:`, then zeros (an empty slot is all zeros, which no
+    /// line starting with a token byte matches).
+    pattern: [u8; 16],
+    /// 0x20 where the pattern has a letter, so that OR-ing it in folds exactly that byte.
+    fold: [u8; 16],
+    kind: Hdr,
+}
+
+static NAME_SLOTS: [NameSlot; NAME_SLOT_COUNT] = {
+    const EMPTY: NameSlot = NameSlot {
+        pattern: [0; 16],
+        fold: [0; 16],
+        kind: Hdr::Other,
+    };
+    let mut slots = [EMPTY; NAME_SLOT_COUNT];
+    let mut i = 0;
+    while i < BLOCK_NAMES.len() {
+        let (name, kind) = BLOCK_NAMES[i];
+        assert!(name.len() < 16);
+        let b1 = if name.len() > 1 { name[1] } else { b':' };
+        let slot = &mut slots[name_slot(name[0], b1, name.len())];
+        assert!(
+            slot.pattern[0] == 0,
+            "two names share a slot: change the hash"
+        );
+        let mut j = 0;
+        while j < name.len() {
+            slot.pattern[j] = name[j];
+            slot.fold[j] = (name[j] & 0x40) >> 1;
+            j += 1;
+        }
+        slot.pattern[name.len()] = b':';
+        slot.kind = kind;
+        i += 1;
+    }
+    slots
+};
 
 /// The general path for one header line: folds, tabs, bare LF (when allowed), errors.
 fn slow_header_line<'b>(
@@ -551,7 +703,7 @@ impl<'b> Lines<'b> {
         let mut i = 0;
         let mut clean = true;
         let lf = loop {
-            i += first_control(&rest[i..]);
+            i = scan::first_control(rest, i);
             let Some(&b) = rest.get(i) else {
                 return Ok(None);
             };
@@ -592,18 +744,31 @@ fn fast_request_line<'b>(
     pos: usize,
     config: &ParserConfig,
 ) -> Option<(StartLine<'b>, usize)> {
-    let rest = &buf[pos..];
-    let m = rest.iter().position(|&b| !scan::is_token(b))?;
-    if m == 0 || rest[m] != b' ' {
+    // The method runs to the first SP (one longer than 15 bytes goes to the general path);
+    // a known method proves itself a token.
+    let spaces = scan::Block::at(buf, pos).eq(b' ');
+    if spaces == 0 {
         return None;
     }
-    let u = m
-        + 1
-        + rest[m + 1..]
-            .iter()
-            .position(|&b| !scan::is_request_uri(b))?;
-    let uri = &rest[m + 1..u];
-    let version = rest.get(u..u + 10)?;
+    let m = pos + spaces.trailing_zeros() as usize;
+    let method = Method::from_bytes(&buf[pos..m]);
+    if matches!(method, Method::Other(name) if !scan::all_token(name)) {
+        return None;
+    }
+    // The Request-URI runs to the first byte outside the `REQUEST_URI` class: visible ASCII
+    // (0x21..=0x7e) other than DQUOTE, `<` and `>`. NUL past the end of `buf` ends it too.
+    let uri_start = m + 1;
+    let mut at = uri_start;
+    let u = loop {
+        let b = scan::Block::at(buf, at);
+        let stop = b.outside(0x21, 0x7e) | b.eq(b'"') | b.eq(b'<') | b.eq(b'>');
+        if stop != 0 {
+            break at + stop.trailing_zeros() as usize;
+        }
+        at += scan::Block::LEN;
+    };
+    let uri = &buf[uri_start..u];
+    let version = buf.get(u..)?.first_chunk::<10>()?;
     if uri.is_empty()
         || uri.len() > config.limits.max_request_uri_bytes
         || !scan::eq_lower(&version[..8], b" sip/2.0")
@@ -611,11 +776,7 @@ fn fast_request_line<'b>(
     {
         return None;
     }
-    let start = StartLine::Request {
-        method: Method::from_bytes(&rest[..m]),
-        uri,
-    };
-    Some((start, pos + u + 10))
+    Some((StartLine::Request { method, uri }, u + 10))
 }
 
 fn parse_start_line<'b>(line: &'b [u8], config: &ParserConfig) -> Result<StartLine<'b>, Error> {
@@ -723,59 +884,13 @@ fn trim_wsp(s: &[u8]) -> &[u8] {
     &s[..s.len() - n]
 }
 
-/// Index of the first byte below 0x20 or equal to 0x7f (`s.len()` if none), eight bytes at a
-/// time: SWAR "has a byte less than 0x20" or "has a zero byte in w ^ 0x7f..7f". Both tests
-/// are exact for the first such byte; bytes at or above 0x80 (UTF-8) never trigger them.
-#[inline]
-fn first_control(s: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let hits = |w: u64| {
-        let x = w ^ (ONES * 0x7f);
-        ((w.wrapping_sub(ONES * 0x20) & !w) | (x.wrapping_sub(ONES) & !x)) & HIGH
-    };
-    // Sixteen bytes a round (two words, one branch): values average 30-odd bytes.
-    let mut chunks = s.chunks_exact(16);
-    let mut at = 0;
-    for c in &mut chunks {
-        let (a, b) = (hits(scan::load_u64(c, 0)), hits(scan::load_u64(c, 8)));
-        if a | b != 0 {
-            return at
-                + if a != 0 {
-                    (a.trailing_zeros() / 8) as usize
-                } else {
-                    8 + (b.trailing_zeros() / 8) as usize
-                };
-        }
-        at += 16;
-    }
-    let rest = chunks.remainder();
-    at + rest
-        .iter()
-        .position(|&b| b < b' ' || b == 0x7f)
-        .unwrap_or(rest.len())
-}
-
 // `Message::kinds` is a u32 bit set over `Hdr`.
 const _: () = assert!((Hdr::Other as u32) < 32);
 
 /// True if no byte is below 0x20 or 0x7f (HTAB included: the slow path allows it).
 #[inline]
 fn no_controls(v: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = v.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        // SWAR: a byte below 0x20 ("hasless"), or a byte equal to 0x7f ("haszero" of w^0x7f).
-        let below_space = w.wrapping_sub(ONES * 0x20) & !w;
-        let x = w ^ (ONES * 0x7f);
-        let del = x.wrapping_sub(ONES) & !x;
-        if (below_space | del) & HIGH != 0 {
-            return false;
-        }
-    }
-    words.remainder().iter().all(|&b| b >= b' ' && b != 0x7f)
+    scan::first_control(v, 0) == v.len()
 }
 
 /// The precise check: HTAB and folds are allowed, other controls are not.
@@ -850,6 +965,133 @@ mod tests {
             Status::Complete(m) => Status::Complete((m.start, m.headers.len(), m.body.len())),
             Status::Partial => Status::Partial,
         })
+    }
+
+    /// The block classifier gives `header::classify`'s answer for every known name in any
+    /// case, and for every one-byte change of one (bytes that would end the name early, a
+    /// colon, are left out: the caller never passes such a block).
+    #[test]
+    fn block_classifier_agrees_with_classify() {
+        let check = |name: &[u8]| {
+            let mut head = [b'x'; 16];
+            head[..name.len()].copy_from_slice(name);
+            head[name.len()] = b':';
+            let block = scan::Block::load(&head);
+            assert_eq!(
+                classify_in_block(block, &head, name.len()),
+                header::classify(name),
+                "{:?}",
+                String::from_utf8_lossy(name)
+            );
+        };
+        for (name, kind) in BLOCK_NAMES {
+            assert_eq!(header::classify(name), kind);
+            check(name);
+            check(&name.to_ascii_uppercase());
+            for i in 0..name.len() {
+                for b in (0..=255u8).filter(|&b| b != b':') {
+                    let mut n = name.to_vec();
+                    n[i] = b;
+                    check(&n);
+                }
+            }
+            for len in 1..15 {
+                if len != name.len() {
+                    check(&name.iter().copied().cycle().take(len).collect::<Vec<_>>());
+                }
+            }
+        }
+        for name in [
+            &b"X-Custom"[..],
+            b"e",
+            b"Proxy-Authenti",
+            b"AB",
+            b"a-b.c+d!%*_`'~",
+        ] {
+            check(name);
+        }
+    }
+
+    /// Whatever the fast header-line path accepts, the general path reads the same way:
+    /// every byte value at every position of a few lines.
+    #[test]
+    fn fast_header_line_agrees_with_the_general_path() {
+        let lines: [&[u8]; 6] = [
+            b"l: 0\r\n\r\n",
+            b"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds\r\nX: y\r\n",
+            b"To: <sip:u@example.com>\r\nX: y\r\n",
+            b"Content-Length:  0 \r\nX: y\r\n",
+            b"Proxy-Authorization: Digest a=b\r\nX: y\r\n",
+            b"i:x\r\nX: y\r\nZ: 0123456789\r\n",
+        ];
+        for line in lines {
+            let end = line.windows(2).position(|w| w == b"\r\n").unwrap() + 3;
+            for i in 0..end {
+                for b in 0..=255u8 {
+                    let mut l = line.to_vec();
+                    l[i] = b;
+                    let Some((h, rest)) = fast_header_line(&l) else {
+                        continue;
+                    };
+                    let used = l.len() - rest.len();
+                    let general = parse_header_line(&l[..used - 2], true)
+                        .unwrap_or_else(|e| panic!("{e:?} for {:?}", String::from_utf8_lossy(&l)));
+                    assert_eq!(
+                        (h.kind, h.name, h.value),
+                        (general.kind, general.name, general.value)
+                    );
+                    assert_eq!(&l[used - 2..used], b"\r\n");
+                    assert!(!scan::is_wsp(rest[0]));
+                    assert!(no_controls(h.value) && !h.value.contains(&b'\t'));
+                }
+            }
+        }
+    }
+
+    /// Whatever the fast request-line path accepts, the general path reads the same way.
+    #[test]
+    fn fast_request_line_agrees_with_the_general_path() {
+        let cfg = ParserConfig::default();
+        let lines: [&[u8]; 3] = [
+            b"REGISTER sip:example.com SIP/2.0\r\nVia: x\r\n\r\n",
+            b"OPTIONS sip:u@[::1]:5060;transport=tcp?h=v SIP/2.0\r\n\r\n",
+            b"X-METHOD-LONGER-THAN-16 sip:a SIP/2.0\r\n\r\n",
+        ];
+        for line in lines {
+            let end = line.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+            for i in 0..end {
+                for b in 0..=255u8 {
+                    let mut l = line.to_vec();
+                    l[i] = b;
+                    let Some((start, next)) = fast_request_line(&l, 0, &cfg) else {
+                        continue;
+                    };
+                    assert_eq!(&l[next - 2..next], b"\r\n");
+                    assert_eq!(parse_start_line(&l[..next - 2], &cfg), Ok(start));
+                }
+            }
+        }
+    }
+
+    /// A header line that starts within 16 bytes of the end of the buffer takes the fast path
+    /// too, so `plain` does not depend on what follows the message (the parse_message fuzz
+    /// target's stream re-framing check caught this while the block path was written).
+    #[test]
+    fn short_last_line_takes_the_fast_path() {
+        let m = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nl: 0\r\n\r\n";
+        let cfg = ParserConfig::default();
+        let mut h = [Header::EMPTY; 8];
+        let Ok(Status::Complete(msg)) = parse(m, &mut h, Framing::Stream, &cfg) else {
+            panic!("frames")
+        };
+        assert!(msg.headers.iter().all(|h| h.plain));
+        let mut longer = m.to_vec();
+        longer.extend_from_slice(b"OPTIONS sip:x SIP/2.0\r\n");
+        let mut h2 = [Header::EMPTY; 8];
+        let Ok(Status::Complete(again)) = parse(&longer, &mut h2, Framing::Stream, &cfg) else {
+            panic!("frames")
+        };
+        assert_eq!(again.headers, msg.headers);
     }
 
     #[test]

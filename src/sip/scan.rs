@@ -212,33 +212,275 @@ pub fn trim_lws(s: &[u8]) -> &[u8] {
     &s[..end]
 }
 
-/// Index of the first byte equal to one of `needles` (1 to 3 bytes), eight bytes at a time
-/// (SWAR "has a zero byte" on `w ^ needle`, exact for the first hit). Header values are short,
-/// so this beats `memchr`, whose set-up costs more than the scan itself at these sizes.
+/// Index of the first byte equal to one of `needles` (1 to 3 bytes). Sixteen bytes a step
+/// with a [`Block`] (one SSE2 compare per needle on x86_64); slices shorter than that take
+/// one or two overlapping words (SWAR), since a padded copy would cost more than the scan.
+/// Header values are short, so this beats `memchr`, whose set-up costs more than the scan
+/// itself at these sizes.
 #[inline]
 pub fn find_any(s: &[u8], needles: &[u8]) -> Option<usize> {
+    debug_assert!((1..=3).contains(&needles.len()));
+    let n0 = needles[0];
+    let n1 = needles[needles.len().min(2) - 1];
+    let n2 = needles[needles.len() - 1];
+    if s.len() < Block::LEN {
+        return find_any_short(s, [n0, n1, n2]);
+    }
+    let hits = |b: Block| b.eq(n0) | b.eq(n1) | b.eq(n2);
+    let mut at = 0;
+    while let Some(c) = s.get(at..).and_then(<[u8]>::first_chunk) {
+        let m = hits(Block::load(c));
+        if m != 0 {
+            return Some(at + m.trailing_zeros() as usize);
+        }
+        at += Block::LEN;
+    }
+    // The last 16 bytes, of which the first `at - last` were seen already.
+    let last = s.len() - Block::LEN;
+    let m = hits(Block::load(s[last..].first_chunk()?)) >> (at - last);
+    (m != 0).then(|| at + m.trailing_zeros() as usize)
+}
+
+/// [`find_any`] for fewer than 16 bytes: two overlapping words of 8 (or 4) bytes, SWAR "has a
+/// zero byte" on `w ^ needle`. The lowest flag is always a real hit (a borrow only flags bytes
+/// above a real one), and the second word is only looked at when the first had none.
+#[inline]
+fn find_any_short(s: &[u8], [n0, n1, n2]: [u8; 3]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    debug_assert!((1..=3).contains(&needles.len()));
-    let n0 = ONES * u64::from(needles[0]);
-    let n1 = ONES * u64::from(needles[needles.len().min(2) - 1]);
-    let n2 = ONES * u64::from(needles[needles.len() - 1]);
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut chunks = s.chunks_exact(8);
-    let mut at = 0;
-    for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let hits = zero(w ^ n0) | zero(w ^ n1) | zero(w ^ n2);
-        if hits != 0 {
-            return Some(at + (hits.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
+    let hits = |w: u64| {
+        zero(w ^ (ONES * u64::from(n0)))
+            | zero(w ^ (ONES * u64::from(n1)))
+            | zero(w ^ (ONES * u64::from(n2)))
+    };
+    // Four-byte words widened to u64: the high half is zero, so it must not be tested.
+    let hits32 = |w: u32| hits(u64::from(w)) & 0x8080_8080;
+    let n = s.len();
+    let (first, second) = if n >= 8 {
+        (hits(load_u64(s, 0)), (n - 8, hits(load_u64(s, n - 8))))
+    } else if n >= 4 {
+        (hits32(load_u32(s, 0)), (n - 4, hits32(load_u32(s, n - 4))))
+    } else {
+        return s.iter().position(|&b| b == n0 || b == n1 || b == n2);
+    };
+    if first != 0 {
+        return Some((first.trailing_zeros() / 8) as usize);
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|b| needles.contains(b))
-        .map(|p| at + p)
+    let (at, m) = second;
+    (m != 0).then(|| at + (m.trailing_zeros() / 8) as usize)
+}
+
+/// Index of the first control byte (below 0x20, or DEL 0x7f) in `s` at or after `at`
+/// (`at <= s.len()`), or `s.len()` if there is none. Bytes at or above 0x80 (UTF-8) are not
+/// control bytes. Sixteen bytes a step.
+#[inline]
+pub fn first_control(s: &[u8], mut at: usize) -> usize {
+    let mut chunks = s[at..].chunks_exact(Block::LEN);
+    for c in &mut chunks {
+        let m = Block::load(c.try_into().expect("16 bytes")).controls();
+        if m != 0 {
+            return at + m.trailing_zeros() as usize;
+        }
+        at += Block::LEN;
+    }
+    // Under 16 bytes left: the last 16 bytes of `s`, less those already seen (or, for a
+    // slice shorter than a block, a padded copy).
+    let left = chunks.remainder().len();
+    let m = match s.last_chunk() {
+        Some(c) => Block::load(c).controls() >> (Block::LEN - left),
+        None => Block::tail(s, at).controls(),
+    };
+    (at + m.trailing_zeros() as usize).min(s.len())
+}
+
+/// Sixteen bytes examined together: each class test gives a bit mask, bit `i` for byte `i`
+/// (bits 16 and up clear). On x86_64 this is one SSE2 register (SSE2 is part of the x86_64
+/// baseline: no run-time detection); elsewhere a plain array tested byte by byte.
+#[derive(Clone, Copy)]
+pub struct Block(imp::Lanes);
+
+#[cfg(target_arch = "x86_64")]
+use sse2 as imp;
+
+#[cfg(not(target_arch = "x86_64"))]
+use portable as imp;
+
+impl Block {
+    /// Bytes in a block.
+    pub const LEN: usize = 16;
+
+    /// Sixteen bytes.
+    #[inline(always)]
+    pub fn load(c: &[u8; 16]) -> Block {
+        Block(imp::load(c))
+    }
+
+    /// The 16 bytes of `s` from `at` (`at <= s.len()`), reading NUL past the end of `s`.
+    #[inline(always)]
+    pub fn at(s: &[u8], at: usize) -> Block {
+        match s.get(at..).and_then(<[u8]>::first_chunk) {
+            Some(c) => Block::load(c),
+            None => Block::tail(s, at),
+        }
+    }
+
+    /// [`Block::at`] where fewer than 16 bytes are left: the last 16 bytes of `s` shifted
+    /// down by the ones already behind `at` (zeros come in at the top), or, for a slice
+    /// shorter than a block, a zero-padded copy.
+    #[cold]
+    #[inline(never)]
+    pub fn tail(s: &[u8], at: usize) -> Block {
+        let rest = &s[at..];
+        let mut w = [0u8; 16];
+        match s.len().checked_sub(Block::LEN) {
+            Some(last) => {
+                w.copy_from_slice(&s[last..]);
+                let skip = (at - last) as u32 * 8;
+                w = u128::from_le_bytes(w)
+                    .checked_shr(skip)
+                    .unwrap_or(0)
+                    .to_le_bytes();
+            }
+            None => w[..rest.len()].copy_from_slice(rest),
+        }
+        Block(imp::load(&w))
+    }
+
+    /// Bit `i` set where byte `i` is `b`.
+    #[inline(always)]
+    pub fn eq(self, b: u8) -> u32 {
+        imp::eq(self.0, b)
+    }
+
+    /// Bit `i` set where byte `i` is a control byte: below 0x20 or DEL (0x7f).
+    #[inline(always)]
+    pub fn controls(self) -> u32 {
+        imp::controls(self.0)
+    }
+
+    /// Bit `i` set where byte `i` is outside `lo..=hi` (unsigned).
+    #[inline(always)]
+    pub fn outside(self, lo: u8, hi: u8) -> u32 {
+        imp::outside(self.0, lo, hi)
+    }
+
+    /// Bit `i` set where byte `i` of `self` equals byte `i` of `other`.
+    #[inline(always)]
+    pub fn eq_bytes(self, other: Block) -> u32 {
+        imp::eq_bytes(self.0, other.0)
+    }
+
+    /// Byte-wise OR.
+    #[inline(always)]
+    pub fn or(self, other: Block) -> Block {
+        Block(imp::or(self.0, other.0))
+    }
+}
+
+/// The SSE2 lanes of a [`Block`].
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod sse2 {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_max_epu8,
+        _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_xor_si128,
+    };
+
+    pub type Lanes = __m128i;
+
+    #[inline(always)]
+    pub fn load(c: &[u8; 16]) -> Lanes {
+        // SAFETY: `c` is 16 readable bytes and `loadu` has no alignment requirement; SSE2 is
+        // part of the x86_64 baseline, so the instruction is always there.
+        unsafe { _mm_loadu_si128(c.as_ptr().cast()) }
+    }
+
+    #[inline(always)]
+    pub fn eq(v: Lanes, b: u8) -> u32 {
+        // SAFETY: register-only SSE2 instructions, part of the x86_64 baseline.
+        unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8))) as u32 }
+    }
+
+    #[inline(always)]
+    pub fn controls(v: Lanes) -> u32 {
+        // The control bytes 0x00..=0x1f and 0x7f are one run under `^ 0x3f` (0x20..=0x40),
+        // and `+ 0x60` moves that run to the bottom of the signed range (-128..=-96), where a
+        // single signed compare picks it out; no other byte lands there.
+        // SAFETY: register-only SSE2 instructions, part of the x86_64 baseline.
+        unsafe {
+            let t = _mm_add_epi8(_mm_xor_si128(v, _mm_set1_epi8(0x3f)), _mm_set1_epi8(0x60));
+            _mm_movemask_epi8(_mm_cmplt_epi8(t, _mm_set1_epi8(-95))) as u32
+        }
+    }
+
+    #[inline(always)]
+    pub fn outside(v: Lanes, lo: u8, hi: u8) -> u32 {
+        // SAFETY: register-only SSE2 instructions, part of the x86_64 baseline.
+        let inside = unsafe {
+            let clamped = _mm_max_epu8(
+                _mm_min_epu8(v, _mm_set1_epi8(hi as i8)),
+                _mm_set1_epi8(lo as i8),
+            );
+            _mm_movemask_epi8(_mm_cmpeq_epi8(clamped, v)) as u32
+        };
+        !inside & 0xffff
+    }
+
+    #[inline(always)]
+    pub fn eq_bytes(a: Lanes, b: Lanes) -> u32 {
+        // SAFETY: register-only SSE2 instructions, part of the x86_64 baseline.
+        unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(a, b)) as u32 }
+    }
+
+    #[inline(always)]
+    pub fn or(a: Lanes, b: Lanes) -> Lanes {
+        // SAFETY: a register-only SSE2 instruction, part of the x86_64 baseline.
+        unsafe { _mm_or_si128(a, b) }
+    }
+}
+
+/// The portable lanes of a [`Block`] (also built for tests on x86_64, which compare the two).
+#[cfg(any(test, not(target_arch = "x86_64")))]
+mod portable {
+    pub type Lanes = [u8; 16];
+
+    #[inline(always)]
+    pub fn load(c: &[u8; 16]) -> Lanes {
+        *c
+    }
+
+    #[inline(always)]
+    fn mask(v: Lanes, f: impl Fn(u8) -> bool) -> u32 {
+        v.iter()
+            .enumerate()
+            .fold(0, |m, (i, &b)| m | u32::from(f(b)) << i)
+    }
+
+    #[inline(always)]
+    pub fn eq(v: Lanes, b: u8) -> u32 {
+        mask(v, |x| x == b)
+    }
+
+    #[inline(always)]
+    pub fn controls(v: Lanes) -> u32 {
+        mask(v, |x| x < 0x20 || x == 0x7f)
+    }
+
+    #[inline(always)]
+    pub fn outside(v: Lanes, lo: u8, hi: u8) -> u32 {
+        mask(v, |x| !(lo..=hi).contains(&x))
+    }
+
+    #[inline(always)]
+    pub fn eq_bytes(a: Lanes, b: Lanes) -> u32 {
+        (0..16).fold(0, |m, i| m | u32::from(a[i] == b[i]) << i)
+    }
+
+    #[inline(always)]
+    pub fn or(a: Lanes, b: Lanes) -> Lanes {
+        std::array::from_fn(|i| a[i] | b[i])
+    }
 }
 
 /// Index of the first `stop` byte outside quoted strings and `<...>` (the length of `s` if
@@ -438,6 +680,104 @@ mod tests {
             let mut v = vec![b'x'; n];
             v.push(b',');
             assert_eq!(find_any(&v, b",\""), Some(n));
+        }
+    }
+
+    /// Bytes that exercise every class edge: controls, DEL, the needles, high bytes.
+    const EDGES: &[u8] = b"\x00\x01\t\n\r\x1f !\"#,:;<=>?@\\azAZ~\x7f\x80\x9f\xa0\xbf\xc0\xfe\xff";
+
+    #[test]
+    fn find_any_matches_a_naive_search() {
+        for needles in [&b":"[..], b";?", b",\"", b";?>", b"\x00\x7f\xff"] {
+            for n in 0..40 {
+                for at in 0..=n {
+                    for &b in EDGES {
+                        // Filler that is no needle, the probe byte at `at` (when inside).
+                        let mut v = vec![b'x'; n];
+                        if at < n {
+                            v[at] = b;
+                        }
+                        // A later needle too: only the first may count.
+                        if at + 1 < n {
+                            v[n - 1] = needles[0];
+                        }
+                        let want = v.iter().position(|c| needles.contains(c));
+                        assert_eq!(find_any(&v, needles), want, "{needles:?} in {v:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn first_control_matches_a_naive_search() {
+        let is_control = |b: &u8| *b < 0x20 || *b == 0x7f;
+        for n in 0..40 {
+            for at in 0..=n {
+                for &b in EDGES {
+                    let mut v: Vec<u8> = (0..n).map(|i| b"a \x80~"[i % 4]).collect();
+                    if at < n {
+                        v[at] = b;
+                    }
+                    for from in 0..=n {
+                        let want = v[from..]
+                            .iter()
+                            .position(is_control)
+                            .map_or(n, |p| from + p);
+                        assert_eq!(first_control(&v, from), want, "{v:?} from {from}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_read_nul_past_the_end() {
+        for n in 0..40 {
+            let v: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            for at in 0..=n {
+                let b = Block::at(&v, at);
+                let mut want = [0u8; 16];
+                let have = (n - at).min(16);
+                want[..have].copy_from_slice(&v[at..at + have]);
+                for (i, &w) in want.iter().enumerate() {
+                    assert_eq!(b.eq(w) >> i & 1, 1, "{n} {at} byte {i}");
+                }
+                assert_eq!(b.controls(), (0xffff << have) & 0xffff, "{n} {at}");
+            }
+        }
+    }
+
+    /// The SSE2 lanes give the same masks as the portable ones, for every byte value in
+    /// every lane.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sse2_and_portable_blocks_agree() {
+        for shift in 0..16usize {
+            for base in (0..=255u8).step_by(16) {
+                let c: [u8; 16] =
+                    std::array::from_fn(|i| base.wrapping_add(((i + shift) % 16) as u8));
+                let (s, p) = (sse2::load(&c), portable::load(&c));
+                assert_eq!(sse2::controls(s), portable::controls(p), "{c:?}");
+                for (lo, hi) in [(0x21, 0x7e), (0, 0xff), (0x80, 0x80), (b'a', b'z')] {
+                    assert_eq!(sse2::outside(s, lo, hi), portable::outside(p, lo, hi));
+                }
+                for &b in EDGES {
+                    assert_eq!(sse2::eq(s, b), portable::eq(p, b), "{c:?} {b}");
+                }
+                let d: [u8; 16] = std::array::from_fn(|i| c[(i * 7) % 16] ^ (i as u8 & 0x21));
+                let (ds, dp) = (sse2::load(&d), portable::load(&d));
+                assert_eq!(sse2::eq_bytes(s, ds), portable::eq_bytes(p, dp));
+                let or = sse2::or(s, ds);
+                assert_eq!(sse2::eq_bytes(or, sse2::load(&portable::or(p, dp))), 0xffff);
+            }
+        }
+        // Every mask bit is the bit of its own lane.
+        for i in 0..16 {
+            let mut c = [b'a'; 16];
+            c[i] = 0x7f;
+            assert_eq!(sse2::controls(sse2::load(&c)), 1 << i);
+            assert_eq!(portable::controls(portable::load(&c)), 1 << i);
         }
     }
 

@@ -441,25 +441,12 @@ impl<'b> NameAddr<'b> {
             _ => scan::find_outside_quotes(s, b'<').ok_or(HeaderError::NameAddr)?,
         };
         if lt < s.len() {
-            let display = scan::trim_lws(&s[..lt]);
             let display = if let Some((q, _)) = quoted {
                 Some(&s[..q])
-            } else if display.is_empty() {
+            } else if lt == 0 {
                 None
-            } else if display[0] == b'"' {
-                if quoted_string_len(display) != Some(display.len()) {
-                    return Err(HeaderError::NameAddr);
-                }
-                Some(display)
             } else {
-                // *(token LWS)
-                let ok = display
-                    .split(|&b| scan::is_wsp(b) || b == b'\r' || b == b'\n')
-                    .all(|w| w.is_empty() || scan::all_token(w));
-                if !ok {
-                    return Err(HeaderError::NameAddr);
-                }
-                Some(display)
+                display_name(scan::trim_lws(&s[..lt]))?
             };
             let after = &s[lt + 1..];
             let gt = scan::find_any(after, b">").ok_or(HeaderError::NameAddr)?;
@@ -511,6 +498,27 @@ impl<'b> NameAddr<'b> {
     }
 }
 
+/// The display name before `<` other than the common single quoted string (LWS trimmed):
+/// `None` if empty, else a quoted string or `*(token LWS)`.
+fn display_name(display: &[u8]) -> Result<Option<&[u8]>, HeaderError> {
+    if display.is_empty() {
+        return Ok(None);
+    }
+    let ok = if display[0] == b'"' {
+        quoted_string_len(display) == Some(display.len())
+    } else {
+        // *(token LWS)
+        display
+            .split(|&b| scan::is_wsp(b) || b == b'\r' || b == b'\n')
+            .all(|w| w.is_empty() || scan::all_token(w))
+    };
+    if ok {
+        Ok(Some(display))
+    } else {
+        Err(HeaderError::NameAddr)
+    }
+}
+
 /// From or To: an address plus the checks the registrar needs (`tag = token`).
 pub fn parse_from_to<'b>(s: &'b [u8], limits: &UriLimits) -> Result<NameAddr<'b>, HeaderError> {
     parse_from_to_reusing(s, limits, None)
@@ -548,7 +556,7 @@ pub(crate) fn parse_from_to_into<'b>(
 fn check_tag(tag: Option<Option<&[u8]>>) -> Result<(), HeaderError> {
     match tag {
         None => Ok(()),
-        Some(Some(t)) if scan::all_token(t) => Ok(()),
+        Some(Some(t)) if !t.is_empty() && uri::class_run(t, 0, uri::C_TOKEN) == t.len() => Ok(()),
         _ => Err(HeaderError::Tag),
     }
 }

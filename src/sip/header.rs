@@ -587,21 +587,19 @@ pub struct CSeq<'b> {
 }
 
 pub fn parse_cseq(s: &[u8]) -> Result<CSeq<'_>, HeaderError> {
-    // Below 2**31 means at most ten digits once leading zeros are set aside; the sum cannot
-    // overflow a u64 before the digit count stops it.
+    // Every failure is the same error, so a number is refused as soon as it reaches 2**31:
+    // the sum never gets near overflowing a u64.
     let mut number = 0u64;
     let mut digits_end = 0;
-    let mut significant = 0;
     while let Some(&b) = s.get(digits_end) {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        significant += usize::from(number != 0 || d != 0);
-        if significant > 10 {
+        number = number * 10 + u64::from(d);
+        if number >= 1 << 31 {
             return Err(HeaderError::CSeq);
         }
-        number = number * 10 + u64::from(d);
         digits_end += 1;
     }
     if digits_end == 0 || digits_end == s.len() {
@@ -708,6 +706,12 @@ impl<'b> Via<'b> {
         if rest.is_empty() {
             return Err(HeaderError::Via);
         }
+        // Commonest case: a host name or IPv4 address and a port, ending at `;` or the end,
+        // read in one run (what the loop below and `parse_hostport` would read).
+        if let Some((host_end, port, end)) = uri::hostport_prefix(rest, |b| b == b';') {
+            let host = uri::host_name(&rest[..host_end]).map_err(|_| HeaderError::Via)?;
+            return Self::finish_params(s, transport, &rest[..end], host, port, &rest[end..]);
+        }
         // Common case: sent-by without LWS, ending at `;` or the end. Then it holds no
         // quote, `<` or white space, so the general split and trims would change nothing
         // and `sent_by_hostport` would come down to `parse_hostport`.
@@ -725,9 +729,23 @@ impl<'b> Via<'b> {
             let (host, _, port) = sent_by_hostport(sent_by)?;
             (sent_by, host, port)
         };
+        Self::finish_params(s, transport, sent_by, host, port, &rest[end..])
+    }
+
+    /// Reads the parameters (`params`, from the first `;`) of the element `s` whose other
+    /// parts are read.
+    #[inline(always)]
+    fn finish_params(
+        s: &'b [u8],
+        transport: &'b [u8],
+        sent_by: &'b [u8],
+        host: uri::Host<'b>,
+        port: Option<u16>,
+        params: &'b [u8],
+    ) -> Result<Via<'b>, HeaderError> {
         let (mut branch, mut rport, mut received) = (None, None, None);
         let mut rport_name: &'b [u8] = b"";
-        let params = HeaderParams::parse_with(&rest[end..], |n, v| {
+        let params = HeaderParams::parse_with(params, |n, v| {
             if scan::token_eq(n, b"branch") {
                 branch = branch.or(v);
             } else if scan::token_eq(n, b"rport") {

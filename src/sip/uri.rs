@@ -413,36 +413,27 @@ pub(crate) fn class_run(s: &[u8], mut i: usize, class: u8) -> usize {
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each octet 0..=255 and
 /// without leading zeros (as `std` reads it), parsed without going through `str`.
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (n, octet) in octets.iter_mut().enumerate() {
-        if n > 0 {
-            if s.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
+    let (a, s) = ipv4_octet(s)?;
+    let (b, s) = ipv4_octet(s.strip_prefix(b".")?)?;
+    let (c, s) = ipv4_octet(s.strip_prefix(b".")?)?;
+    let (d, s) = ipv4_octet(s.strip_prefix(b".")?)?;
+    s.is_empty().then(|| Ipv4Addr::new(a, b, c, d))
+}
+
+/// The octet at the start of `s` (the longest run of up to three digits, a leading `0` alone)
+/// and what follows it.
+#[inline(always)]
+fn ipv4_octet(s: &[u8]) -> Option<(u8, &[u8])> {
+    let d = |b: u8| u32::from(b - b'0');
+    let (v, rest) = match s {
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', rest @ ..] => {
+            (d(*a) * 100 + d(*b) * 10 + d(*c), rest)
         }
-        let first = s.get(i)?.wrapping_sub(b'0');
-        if first > 9 {
-            return None;
-        }
-        i += 1;
-        let mut v = u16::from(first);
-        // A leading `0` is the whole octet.
-        if first != 0 {
-            for _ in 0..2 {
-                match s.get(i) {
-                    Some(&d) if d.is_ascii_digit() => {
-                        v = v * 10 + u16::from(d - b'0');
-                        i += 1;
-                    }
-                    _ => break,
-                }
-            }
-        }
-        *octet = u8::try_from(v).ok()?;
-    }
-    (i == s.len()).then(|| Ipv4Addr::from(octets))
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', rest @ ..] => (d(*a) * 10 + d(*b), rest),
+        [a @ b'0'..=b'9', rest @ ..] => (d(*a), rest),
+        _ => return None,
+    };
+    Some((u8::try_from(v).ok()?, rest))
 }
 
 /// The common `hostport` at the start of `s`: a run of host name bytes, optionally `:` and
@@ -559,7 +550,7 @@ pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
 /// every label starts and ends with an alphanumeric (`domainlabel`); the last label
 /// (`toplabel`) of a name starts with a letter, and a name whose last label starts with a
 /// digit must be an IPv4 address. One trailing dot is allowed, except after an address.
-fn host_name(s: &[u8]) -> Result<Host<'_>, UriError> {
+pub(crate) fn host_name(s: &[u8]) -> Result<Host<'_>, UriError> {
     debug_assert_eq!(class_run(s, 0, C_HOST), s.len());
     // An address is read straight away; what is not one takes the general path, which
     // reaches the same verdict for every address.

@@ -1319,6 +1319,60 @@ mod tests {
         assert_eq!(v[1], b"\"N, M\" <sip:c@d.e>");
     }
 
+    /// A Via value that parses whole holds one element: the element split yields it whole,
+    /// and it parses the same (what typing a request relies on to skip the split).
+    #[test]
+    fn a_via_value_that_parses_is_one_element() {
+        const PARTS: &[&str] = &[
+            "SIP/2.0/UDP ",
+            "SIP / 2.0 / TCP ",
+            "host.example.com",
+            "10.0.0.1",
+            "[::1]",
+            ":5060",
+            " : 5061",
+            ";branch=z9hG4bK1",
+            ";rport",
+            ";received=[2001:db8::1]",
+            ";x=\"a,b\"",
+            ";y=\"<,>\"",
+            ";z=\"open",
+            ",",
+            ", ",
+            "<",
+            ">",
+            "\"",
+            " ",
+            "\r\n ",
+            "=",
+            ";",
+        ];
+        let mut x = 0x0bad_5eed_1234_5678u64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut parsed = 0;
+        for _ in 0..200_000 {
+            // A protocol, a host, then anything.
+            let mut v = String::from(PARTS[rnd(2)]);
+            v.push_str(PARTS[2 + rnd(3)]);
+            for _ in 0..rnd(5) {
+                v.push_str(PARTS[rnd(PARTS.len())]);
+            }
+            let Ok(via) = Via::parse(v.as_bytes()) else {
+                continue;
+            };
+            parsed += 1;
+            let elems: Vec<_> = elements(v.as_bytes()).collect();
+            assert_eq!(elems.len(), 1, "{v:?}");
+            assert_eq!(Via::parse(elems[0].unwrap()), Ok(via), "{v:?}");
+        }
+        assert!(parsed > 10_000, "{parsed}");
+    }
+
     /// The element-wise reading `parse_credentials` replaced, kept as the reference model.
     fn credentials_reference(s: &[u8]) -> Result<Credentials<'_>, HeaderError> {
         let s = scan::trim_lws(s);

@@ -7,6 +7,7 @@ use super::header::{
 use super::message::{
     self, Error, Framing, Header, Message, Method, ParserConfig, StartLine, Status,
 };
+use super::scan;
 use super::uri::{Uri, UriError, UriLimits};
 
 /// Why a request is not acceptable as a SIP request.
@@ -209,6 +210,15 @@ impl<'b, 'h> Request<'b, 'h> {
             let err = |e: HeaderError| RequestError::Header(h.kind, e);
             match h.kind {
                 Hdr::Via => {
+                    // Nearly every Via header holds one element: read the value whole
+                    // first, as a Contact value is (see `whole_element`: a via-parm that
+                    // parses holds no comma outside quoted strings either).
+                    if via.is_none() {
+                        if let Ok(v) = Via::parse(h.value) {
+                            via = Some(v);
+                            continue;
+                        }
+                    }
                     for elem in header::elements(h.value) {
                         let v = Via::parse(elem.map_err(err)?).map_err(err)?;
                         via.get_or_insert(v);
@@ -491,10 +501,32 @@ impl<'b> Iterator for Contacts<'b, '_> {
             let h = self.headers.get(self.index)?;
             self.index += 1;
             if h.kind == Hdr::Contact {
+                // Nearly every Contact header holds one element: read the value whole first,
+                // without a search for the commas between elements (see `whole_element`).
+                if let Some(c) = whole_element(h.value, &self.limits) {
+                    return Some(Ok(ContactItem::Value(c)));
+                }
                 self.elements = Some(header::elements(h.value));
             }
         }
     }
+}
+
+/// The value of a Contact header read as one element, when it parses as one.
+///
+/// A `contact-param` that parses holds no comma outside quoted strings and `<...>`: display
+/// names are one quoted string or tokens, an `addr-spec` refuses commas, parameter names are
+/// tokens and their values tokens, hosts or quoted strings. So [`header::elements`] would
+/// find no comma in it and yield the value whole (trimmed), and this answers as the element
+/// split does. A value that does not parse (or is `*`, or empty) is left to that split,
+/// which reports the first bad element exactly as before.
+#[inline]
+fn whole_element<'b>(value: &'b [u8], limits: &UriLimits) -> Option<ContactValue<'b>> {
+    let v = scan::trim_lws(value);
+    if v.is_empty() || v == b"*" {
+        return None;
+    }
+    ContactValue::parse(v, limits).ok()
 }
 
 #[cfg(test)]
@@ -588,6 +620,93 @@ Content-Length: 0\r\n\r\n";
             assert_eq!(e, RequestError::Duplicate(Hdr::CallId));
             assert_eq!(e.reason().as_bytes(), b"Duplicate Call-ID header");
         });
+    }
+
+    /// The Contact reading before `whole_element`: split every value at its commas, then
+    /// parse each element.
+    fn contacts_reference<'b>(
+        headers: &[Header<'b>],
+        limits: &UriLimits,
+    ) -> Vec<Result<ContactItem<'b>, HeaderError>> {
+        let mut out = Vec::new();
+        for h in headers.iter().filter(|h| h.kind == Hdr::Contact) {
+            for e in header::elements(h.value) {
+                out.push(match e {
+                    Ok(b"") => Err(HeaderError::Contact),
+                    Ok(b"*") => Ok(ContactItem::Star),
+                    Ok(e) => ContactValue::parse(e, limits).map(ContactItem::Value),
+                    Err(e) => Err(e),
+                });
+            }
+        }
+        out
+    }
+
+    /// Contact values built from fragments that matter to the element split and to the
+    /// parser (commas inside and outside quotes and `<>`, broken quotes, `*`, folds) read
+    /// as the split-then-parse reference reads them.
+    #[test]
+    fn contacts_read_as_the_element_split_reads_them() {
+        const PARTS: &[&str] = &[
+            "<sip:a@b.c>",
+            "<sip:a,b@c>",
+            "sip:x@y",
+            "sip:x,y@z",
+            "\"A, b\" ",
+            "\"open",
+            "Bob ",
+            "<",
+            ">",
+            ",",
+            ", ",
+            ";",
+            ";q=0.5",
+            ";expires=10",
+            ";tag=1",
+            ";+sip.instance=\"<urn:x,y>\"",
+            ";methods=\"INVITE,BYE\"",
+            ";reg-id=x",
+            "=",
+            "*",
+            " ",
+            "\t",
+            "\r\n ",
+            "tel:123",
+            "<mailto:a@b>",
+            "mailto:a@b",
+            "\"",
+            "\\",
+        ];
+        let limits = UriLimits::default();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..200_000 {
+            let values: Vec<String> = (0..1 + rnd(2))
+                .map(|_| (0..rnd(6)).map(|_| PARTS[rnd(PARTS.len())]).collect())
+                .collect();
+            let headers: Vec<Header<'_>> = values
+                .iter()
+                .map(|v| Header {
+                    kind: Hdr::Contact,
+                    name: b"Contact",
+                    value: v.as_bytes(),
+                    plain: false,
+                })
+                .collect();
+            let got: Vec<_> = Contacts {
+                headers: &headers,
+                index: 0,
+                elements: None,
+                limits,
+            }
+            .collect();
+            assert_eq!(got, contacts_reference(&headers, &limits), "{values:?}");
+        }
     }
 
     #[test]

@@ -274,19 +274,19 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
         _ if has_at_from(u_end) => return Err(UriError::User),
         _ => (None, None, rest),
     };
-    let hp_end = scan::find_any(hostpart, b";?").unwrap_or(hostpart.len());
-    let (hostport, tail) = hostpart.split_at(hp_end);
-    let (host, host_raw, port) = parse_hostport(hostport)?;
-    let q = tail.iter().position(|&b| b == b'?');
-    let (params, headers) = match q {
-        Some(q) => (&tail[..q], &tail[q + 1..]),
-        None => (tail, &tail[tail.len()..]),
+    let (host, host_raw, port, tail) = match hostport_prefix(hostpart, |b| b == b';' || b == b'?') {
+        Some((host_end, port, end)) => {
+            let host_raw = &hostpart[..host_end];
+            (host_name(host_raw)?, host_raw, port, &hostpart[end..])
+        }
+        None => {
+            let hp_end = scan::find_any(hostpart, b";?").unwrap_or(hostpart.len());
+            let (hostport, tail) = hostpart.split_at(hp_end);
+            let (host, host_raw, port) = parse_hostport(hostport)?;
+            (host, host_raw, port, tail)
+        }
     };
-    let params = strip_param_lead(params)?;
-    validate_params(params)?;
-    if q.is_some() {
-        validate_headers(headers)?;
-    }
+    let (params, headers) = params_and_headers(tail)?;
     Ok(Uri {
         scheme,
         user,
@@ -298,6 +298,29 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
         headers,
         raw,
     })
+}
+
+/// Splits and checks what follows the hostport (empty, or starting with `;` or `?`): the
+/// parameters without their `;` and the headers without their `?`.
+#[inline(always)]
+fn params_and_headers(tail: &[u8]) -> Result<(&[u8], &[u8]), UriError> {
+    // The parameters end at the first `?`, which is no `paramchar`: their check finds it.
+    let (params, q) = match tail.split_first() {
+        Some((b';', p)) => {
+            let q = param_run(p)?;
+            (&p[..q], q + 1)
+        }
+        _ => (&tail[..0], 0),
+    };
+    let headers = match tail.get(q) {
+        Some(b'?') => {
+            let h = &tail[q + 1..];
+            validate_headers(h)?;
+            h
+        }
+        _ => &tail[tail.len()..],
+    };
+    Ok((params, headers))
 }
 
 /// Index of the first byte at or after `i` that is neither a `class` byte nor the `%` of a
@@ -390,36 +413,59 @@ pub(crate) fn class_run(s: &[u8], mut i: usize, class: u8) -> usize {
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each octet 0..=255 and
 /// without leading zeros (as `std` reads it), parsed without going through `str`.
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (n, octet) in octets.iter_mut().enumerate() {
-        if n > 0 {
-            if s.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
+    let (a, s) = ipv4_octet(s)?;
+    let (b, s) = ipv4_octet(s.strip_prefix(b".")?)?;
+    let (c, s) = ipv4_octet(s.strip_prefix(b".")?)?;
+    let (d, s) = ipv4_octet(s.strip_prefix(b".")?)?;
+    s.is_empty().then(|| Ipv4Addr::new(a, b, c, d))
+}
+
+/// The octet at the start of `s` (the longest run of up to three digits, a leading `0` alone)
+/// and what follows it.
+#[inline(always)]
+fn ipv4_octet(s: &[u8]) -> Option<(u8, &[u8])> {
+    let d = |b: u8| u32::from(b - b'0');
+    let (v, rest) = match s {
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', rest @ ..] => {
+            (d(*a) * 100 + d(*b) * 10 + d(*c), rest)
         }
-        let first = s.get(i)?.wrapping_sub(b'0');
-        if first > 9 {
-            return None;
-        }
-        i += 1;
-        let mut v = u16::from(first);
-        // A leading `0` is the whole octet.
-        if first != 0 {
-            for _ in 0..2 {
-                match s.get(i) {
-                    Some(&d) if d.is_ascii_digit() => {
-                        v = v * 10 + u16::from(d - b'0');
-                        i += 1;
-                    }
-                    _ => break,
-                }
-            }
-        }
-        *octet = u8::try_from(v).ok()?;
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', rest @ ..] => (d(*a) * 10 + d(*b), rest),
+        [a @ b'0'..=b'9', rest @ ..] => (d(*a), rest),
+        _ => return None,
+    };
+    Some((u8::try_from(v).ok()?, rest))
+}
+
+/// The common `hostport` at the start of `s`: a run of host name bytes, optionally `:` and
+/// a port of one to five digits, ending at the end of `s` or at a byte `stop` accepts.
+/// `(host end, port, hostport end)`; `None` for any other form (an IPv6 reference, a port
+/// out of range, a host that is wrong anyway), which the caller reads the general way. For
+/// every `s` this accepts, [`parse_hostport`] of `s[..hostport end]` reads the same port and
+/// the host [`host_name`] reads from `s[..host end]`.
+#[inline(always)]
+pub(crate) fn hostport_prefix(
+    s: &[u8],
+    stop: impl Fn(u8) -> bool,
+) -> Option<(usize, Option<u16>, usize)> {
+    let host_end = class_run(s, 0, C_HOST);
+    let ends = |i: usize| s.get(i).is_none_or(|&b| stop(b));
+    match s.get(host_end) {
+        Some(b':') => {}
+        _ => return ends(host_end).then_some((host_end, None, host_end)),
     }
-    (i == s.len()).then(|| Ipv4Addr::from(octets))
+    let start = host_end + 1;
+    let mut i = start;
+    let mut port = 0u32;
+    while let Some(&b) = s.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 || i == start + 5 {
+            break;
+        }
+        port = port * 10 + u32::from(d);
+        i += 1;
+    }
+    let port = u16::try_from(port).ok()?;
+    (i > start && ends(i)).then_some((host_end, Some(port), i))
 }
 
 /// `hostport = host [ ":" port ]`
@@ -504,7 +550,7 @@ pub fn parse_host(s: &[u8]) -> Result<Host<'_>, UriError> {
 /// every label starts and ends with an alphanumeric (`domainlabel`); the last label
 /// (`toplabel`) of a name starts with a letter, and a name whose last label starts with a
 /// digit must be an IPv4 address. One trailing dot is allowed, except after an address.
-fn host_name(s: &[u8]) -> Result<Host<'_>, UriError> {
+pub(crate) fn host_name(s: &[u8]) -> Result<Host<'_>, UriError> {
     debug_assert_eq!(class_run(s, 0, C_HOST), s.len());
     // An address is read straight away; what is not one takes the general path, which
     // reaches the same verdict for every address.
@@ -554,13 +600,24 @@ fn validate_params(params: &[u8]) -> Result<(), UriError> {
     if params.is_empty() {
         return Ok(());
     }
+    match param_run(params)? {
+        end if end == params.len() => Ok(()),
+        _ => Err(UriError::Param),
+    }
+}
+
+/// The parameters at the start of `s` (after the leading `;`), up to the end or to a `?`
+/// (where the URI headers start): their length, once checked as [`validate_params`] checks
+/// a list. An empty list is an error (a lone `;` is an empty `uri-parameter`).
+#[inline]
+fn param_run(s: &[u8]) -> Result<usize, UriError> {
     // Start of the current name or value, and whether the current item has had its `=`.
     let (mut part, mut eq) = (0, false);
     let mut i = 0;
     loop {
-        i = escaped_run(params, i, C_PARAM);
-        let sep = match params.get(i) {
-            None => break,
+        i = escaped_run(s, i, C_PARAM);
+        let sep = match s.get(i) {
+            None | Some(b'?') => break,
             Some(&b) => b,
         };
         if i == part {
@@ -574,10 +631,10 @@ fn validate_params(params: &[u8]) -> Result<(), UriError> {
         i += 1;
         part = i;
     }
-    if part == params.len() {
+    if part == i {
         return Err(UriError::Param);
     }
-    Ok(())
+    Ok(i)
 }
 
 fn validate_headers(headers: &[u8]) -> Result<(), UriError> {
@@ -1139,6 +1196,90 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    /// The split of what follows the hostport as `parse_sip` read it before `param_run`.
+    fn params_and_headers_reference(tail: &[u8]) -> Result<(&[u8], &[u8]), UriError> {
+        let q = tail.iter().position(|&b| b == b'?');
+        let (params, headers) = match q {
+            Some(q) => (&tail[..q], &tail[q + 1..]),
+            None => (tail, &tail[tail.len()..]),
+        };
+        let params = strip_param_lead(params)?;
+        if !params.is_empty() {
+            let (mut part, mut eq) = (0, false);
+            let mut i = 0;
+            loop {
+                i = escaped_run(params, i, C_PARAM);
+                let sep = match params.get(i) {
+                    None => break,
+                    Some(&b) => b,
+                };
+                if i == part {
+                    return Err(UriError::Param);
+                }
+                match sep {
+                    b';' => eq = false,
+                    b'=' if !eq => eq = true,
+                    _ => return Err(UriError::Param),
+                }
+                i += 1;
+                part = i;
+            }
+            if part == params.len() {
+                return Err(UriError::Param);
+            }
+        }
+        if q.is_some() {
+            validate_headers(headers)?;
+        }
+        Ok((params, headers))
+    }
+
+    /// Random parameter and header tails split and check as the reference does; random
+    /// hostports read by `hostport_prefix` read as `parse_hostport` reads them.
+    #[test]
+    fn tails_and_hostports_read_as_the_reference_reads_them() {
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let tail_bytes = b";?=&a1%F:[]\x80 ";
+        let host_bytes = b"0159aZ.-:;?[]_\x80";
+        let mut accepted = 0;
+        for _ in 0..300_000 {
+            let len = rnd(20);
+            let mut t: Vec<u8> = (0..len)
+                .map(|_| tail_bytes[rnd(tail_bytes.len())])
+                .collect();
+            if rnd(2) == 0 {
+                t.insert(0, b';');
+            }
+            if matches!(t.first(), Some(b';' | b'?')) || t.is_empty() {
+                assert_eq!(
+                    params_and_headers(&t),
+                    params_and_headers_reference(&t),
+                    "{:?}",
+                    String::from_utf8_lossy(&t)
+                );
+            }
+            let len = rnd(16);
+            let s: Vec<u8> = (0..len)
+                .map(|_| host_bytes[rnd(host_bytes.len())])
+                .collect();
+            let stop = |b: u8| b == b';' || b == b'?';
+            if let Some((host_end, port, end)) = hostport_prefix(&s, stop) {
+                accepted += 1;
+                assert!(s.get(end).is_none_or(|&b| stop(b)));
+                let want = parse_hostport(&s[..end]);
+                let got = host_name(&s[..host_end]).map(|h| (h, &s[..host_end], port));
+                assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&s));
+            }
+        }
+        assert!(accepted > 10_000, "{accepted}");
     }
 
     #[test]

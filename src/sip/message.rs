@@ -395,9 +395,18 @@ impl<'b> Sink<'b, '_> {
     /// locals, so that the loop keeps its values in registers.
     #[inline(never)]
     fn push_fast_lines(&mut self, mut rest: &'b [u8], min_rest: usize) -> Result<&'b [u8], Error> {
+        // The blank line, or any line not starting with a token byte, goes to the general
+        // path before any search; each line below tells whether the next one starts so.
+        if !rest.first().is_some_and(|&b| scan::is_token(b)) {
+            return Ok(rest);
+        }
         let (mut count, mut kinds) = (self.count, self.kinds);
         let headers = &mut *self.headers;
-        while let Some((h, next)) = fast_header_line(rest) {
+        // Lines that start 16 bytes or more before the end of the buffer.
+        while let Some(head) = rest.first_chunk() {
+            let Some((h, next, more)) = fast_header_line(rest, head) else {
+                break;
+            };
             if next.len() < min_rest {
                 return Err(Error::TooLarge);
             }
@@ -409,8 +418,33 @@ impl<'b> Sink<'b, '_> {
             *slot = h;
             count += 1;
             rest = next;
+            if !more {
+                (self.count, self.kinds) = (count, kinds);
+                return Ok(rest);
+            }
         }
         (self.count, self.kinds) = (count, kinds);
+        if rest.len() < scan::Block::LEN {
+            return self.push_short_lines(rest, min_rest);
+        }
+        Ok(rest)
+    }
+
+    /// [`Sink::push_fast_lines`] for the lines that start within 16 bytes of the end of the
+    /// buffer (see [`fast_short_header_line`]).
+    #[cold]
+    #[inline(never)]
+    fn push_short_lines(&mut self, mut rest: &'b [u8], min_rest: usize) -> Result<&'b [u8], Error> {
+        while let Some((h, next, more)) = fast_short_header_line(rest) {
+            if next.len() < min_rest {
+                return Err(Error::TooLarge);
+            }
+            self.push(h)?;
+            rest = next;
+            if !more {
+                break;
+            }
+        }
         Ok(rest)
     }
 }
@@ -438,68 +472,59 @@ enum SlowLine<'b> {
     WaitForFold,
 }
 
-/// The fast path for one header line: `token ":" *SP value CRLF`, the value free of
-/// control bytes and tabs, and the next line present and not a continuation. Anything else
-/// (folds, tabs, bare LF, errors, the end of the buffer) is left to the general path, which
-/// decides with the same rules.
+/// The fast path for one header line at the start of `rest`, whose first byte the caller
+/// found to be a token byte: `token ":" *SP value CRLF`, the value free of control bytes and
+/// tabs, and the next line present and not a continuation. Anything else (folds, tabs, bare
+/// LF, errors, the end of the buffer) is left to the general path, which decides with the
+/// same rules. Returns the header, what follows its line, and whether that starts with a
+/// token byte (so that it may take this path too).
+/// `head` is the first 16 bytes of `rest`.
 #[inline(always)]
-fn fast_header_line(rest: &[u8]) -> Option<(Header<'_>, &[u8])> {
-    // The blank line, or any line not starting with a token byte, goes to the general path
-    // before the search.
-    if !scan::is_token(*rest.first()?) {
-        return None;
-    }
+fn fast_header_line<'b>(rest: &'b [u8], head: &[u8; 16]) -> Option<(Header<'b>, &'b [u8], bool)> {
     // The first 16 bytes give the colon of most names and, past it, the end of a short value.
-    // Near the end of the buffer they are read NUL-padded (a control byte: the value ends
-    // there at the latest).
-    let padded;
-    let head = match rest.first_chunk() {
-        Some(head) => head,
-        None => {
-            padded = pad_block(rest);
-            &padded
-        }
-    };
     let first = scan::Block::load(head);
     let colons = first.eq(b':');
-    let (colon, end) = if colons != 0 {
+    // The name runs to the colon, the value from there to the first control byte (`end`);
+    // `lead` spaces follow the colon, as far as the first block tells.
+    let (colon, end, kind, lead) = if colons != 0 {
         let c = colons.trailing_zeros() as usize;
+        // Classifying the name first spares the per-byte token check for known names: the
+        // classifiers match exactly, so a known kind proves the name is a token.
+        let name = rest.get(..c)?;
+        let kind = classify_in_block(first, name);
+        if kind == Hdr::Other && !scan::all_token(name) {
+            // White space before the colon, or not a token: the general path decides.
+            return None;
+        }
         let after = first.controls() >> c >> 1;
         let end = if after != 0 {
             c + 1 + after.trailing_zeros() as usize
         } else {
-            // A padded block has a control byte after the colon: this one was whole.
-            scan::first_control(rest, scan::Block::LEN)
+            first_control_after_block(rest)
         };
-        (c, end)
+        // Spaces to the end of the block at most (`c + 1 <= 16`); the control byte at `end`
+        // ends them at the latest.
+        let lead = (!(first.eq(b' ') >> (c + 1))).trailing_zeros() as usize;
+        (c, end, kind, lead)
     } else {
-        let from = scan::Block::LEN;
-        let colon = from + scan::find_any(rest.get(from..)?, b":")?;
-        (colon, scan::first_control(rest, colon + 1))
+        let (colon, end, kind) = long_name(rest)?;
+        (colon, end, kind, 0)
     };
-    // The name runs to the colon. Classifying it first spares the per-byte token check for
-    // known names: `classify` matches exactly, so a known kind proves the name is a token.
-    let name = &rest[..colon];
-    let kind = if colons != 0 {
-        classify_in_block(first, head, colon)
-    } else {
-        header::classify(name)
-    };
-    if kind == Hdr::Other && !scan::all_token(name) {
-        // White space before the colon, or not a token: the general path decides.
+    let (name, after_colon) = rest.split_at_checked(colon)?;
+    // The control byte that ends the value must start CRLF and a line that is not a
+    // continuation. (`end` may be the end of `rest`: then there is no CRLF.)
+    let (value, tail) = after_colon.split_at_checked(end - colon)?;
+    let (&[cr, lf, next], _) = tail.split_first_chunk::<3>()?;
+    if u16::from_le_bytes([cr, lf]) != u16::from_le_bytes(*b"\r\n") {
         return None;
     }
-    // The value runs from the colon to the first control byte, which must start CRLF and a
-    // line that is not a continuation; `*SP` on either side of it is not part of it.
-    // (`end` may be the padding: then there is no CRLF.)
-    let (value, tail) = rest.get(colon + 1..)?.split_at_checked(end - colon - 1)?;
-    let [b'\r', b'\n', next, ..] = *tail else {
-        return None;
-    };
-    if scan::is_wsp(next) {
+    let more = scan::is_token(next);
+    if !more && scan::is_wsp(next) {
         return None;
     }
-    let mut value = value;
+    // The colon, then `*SP` on either side of the value, are not part of it. Leading spaces
+    // past the first block (rare) are skipped here.
+    let mut value = value.get(1 + lead..)?;
     while let [b' ', v @ ..] = value {
         value = v;
     }
@@ -512,24 +537,82 @@ fn fast_header_line(rest: &[u8]) -> Option<(Header<'_>, &[u8])> {
         value,
         plain: true,
     };
-    Some((h, &tail[2..]))
+    Some((h, &tail[2..], more))
 }
 
-/// The bytes of `rest` (under 16) followed by NUL.
+/// [`fast_header_line`] for a line that starts within 16 bytes of the end of the buffer:
+/// the same path on a NUL-padded copy (NUL is a control byte: the value ends there at the
+/// latest), the slices then taken from `rest`. The line and the byte after it must lie
+/// within `rest`, not in the padding. (Also takes a longer `rest`, for tests.)
 #[cold]
-fn pad_block(rest: &[u8]) -> [u8; 16] {
-    let mut head = [0; 16];
-    head[..rest.len()].copy_from_slice(rest);
-    head
+#[inline(never)]
+fn fast_short_header_line(rest: &[u8]) -> Option<(Header<'_>, &[u8], bool)> {
+    if !rest.first().is_some_and(|&b| scan::is_token(b)) {
+        return None;
+    }
+    if let Some(head) = rest.first_chunk() {
+        return fast_header_line(rest, head);
+    }
+    let mut padded = [0u8; scan::Block::LEN];
+    padded[..rest.len()].copy_from_slice(rest);
+    let (h, next, more) = fast_header_line(&padded, &padded)?;
+    let used = padded.len() - next.len();
+    if used >= rest.len() {
+        return None;
+    }
+    let value_at = h.value.as_ptr() as usize - padded.as_ptr() as usize;
+    let h = Header {
+        name: &rest[..h.name.len()],
+        value: &rest[value_at..value_at + h.value.len()],
+        ..h
+    };
+    Some((h, &rest[used..], more))
+}
+
+/// The colon, value end and kind for [`fast_header_line`] where the first 16 bytes of `rest`
+/// hold no colon: a long name, or no header line at all.
+#[cold]
+#[inline(never)]
+fn long_name(rest: &[u8]) -> Option<(usize, usize, Hdr)> {
+    let from = scan::Block::LEN;
+    let colon = from + scan::find_any(rest.get(from..)?, b":")?;
+    let name = &rest[..colon];
+    let kind = header::classify(name);
+    if kind == Hdr::Other && !scan::all_token(name) {
+        return None;
+    }
+    Some((colon, scan::first_control(rest, colon + 1), kind))
+}
+
+/// Index of the first control byte of `rest` from byte 16 on (`rest` has at least 16), or
+/// of the NUL padding past its end: blocks of 16 from there, the last one padded.
+#[inline(always)]
+fn first_control_after_block(rest: &[u8]) -> usize {
+    let mut at = scan::Block::LEN;
+    // Where the last whole block starts.
+    let last = rest.len() - scan::Block::LEN;
+    while at <= last {
+        let c = rest[at..at + scan::Block::LEN]
+            .try_into()
+            .expect("16 bytes");
+        let m = scan::Block::load(c).controls();
+        if m != 0 {
+            return at + m.trailing_zeros() as usize;
+        }
+        at += scan::Block::LEN;
+    }
+    at + scan::Block::tail(rest, at).controls().trailing_zeros() as usize
 }
 
 /// [`header::classify`] for a name that ends, with its colon, within the 16 bytes of `block`
-/// (`head` holds the same bytes, `len` is the name's length): one hashed table slot per known
-/// name, compared with the whole block at once. A miss asks `header::classify`, so the answer
-/// is always the same as its answer.
+/// (`name` is the same bytes up to the colon): one hashed table slot per known name, compared
+/// with the whole block at once. A miss asks `header::classify`, so the answer is always the
+/// same as its answer.
 #[inline(always)]
-fn classify_in_block(block: scan::Block, head: &[u8; 16], len: usize) -> Hdr {
-    let slot = &NAME_SLOTS[name_slot(head[0], head[1], len)];
+fn classify_in_block(block: scan::Block, name: &[u8]) -> Hdr {
+    let len = name.len();
+    let [b0, b1, ..] = block.low_u32().to_le_bytes();
+    let slot = &NAME_SLOTS[name_slot(b0, b1, len)];
     // Case folded where the candidate has a letter (see `scan::eq_lower`), then equal bytes
     // for the whole name and the colon after it: the colon also proves the length.
     let same = block
@@ -539,8 +622,16 @@ fn classify_in_block(block: scan::Block, head: &[u8; 16], len: usize) -> Hdr {
     if same & want == want {
         slot.kind
     } else {
-        header::classify(&head[..len])
+        classify_elsewhere(name)
     }
+}
+
+/// [`header::classify`] out of line: the names the block table does not know are rare, and
+/// the inlined classifier would crowd the registers of the framing loop.
+#[cold]
+#[inline(never)]
+fn classify_elsewhere(name: &[u8]) -> Hdr {
+    header::classify(name)
 }
 
 /// The table slot of a name of `len` bytes that starts with `b0`, `b1` (its colon for a
@@ -978,7 +1069,7 @@ mod tests {
             head[name.len()] = b':';
             let block = scan::Block::load(&head);
             assert_eq!(
-                classify_in_block(block, &head, name.len()),
+                classify_in_block(block, name),
                 header::classify(name),
                 "{:?}",
                 String::from_utf8_lossy(name)
@@ -1030,9 +1121,10 @@ mod tests {
                 for b in 0..=255u8 {
                     let mut l = line.to_vec();
                     l[i] = b;
-                    let Some((h, rest)) = fast_header_line(&l) else {
+                    let Some((h, rest, more)) = fast_short_header_line(&l) else {
                         continue;
                     };
+                    assert_eq!(more, scan::is_token(rest[0]));
                     let used = l.len() - rest.len();
                     let general = parse_header_line(&l[..used - 2], true)
                         .unwrap_or_else(|e| panic!("{e:?} for {:?}", String::from_utf8_lossy(&l)));

@@ -319,8 +319,8 @@ impl Block {
     /// The 16 bytes of `s` from `at` (`at <= s.len()`), reading NUL past the end of `s`.
     #[inline(always)]
     pub fn at(s: &[u8], at: usize) -> Block {
-        match s.get(at..).and_then(<[u8]>::first_chunk) {
-            Some(c) => Block::load(c),
+        match s.get(at..at.wrapping_add(Block::LEN)) {
+            Some(c) => Block::load(c.try_into().expect("16 bytes")),
             None => Block::tail(s, at),
         }
     }
@@ -376,6 +376,12 @@ impl Block {
     pub fn or(self, other: Block) -> Block {
         Block(imp::or(self.0, other.0))
     }
+
+    /// The first four bytes, little-endian (one register move, no memory read).
+    #[inline(always)]
+    pub fn low_u32(self) -> u32 {
+        imp::low_u32(self.0)
+    }
 }
 
 /// The SSE2 lanes of a [`Block`].
@@ -383,8 +389,8 @@ impl Block {
 #[allow(unsafe_code)]
 mod sse2 {
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_max_epu8,
-        _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_xor_si128,
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_cvtsi128_si32, _mm_loadu_si128,
+        _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_xor_si128,
     };
 
     pub type Lanes = __m128i;
@@ -438,6 +444,12 @@ mod sse2 {
         // SAFETY: a register-only SSE2 instruction, part of the x86_64 baseline.
         unsafe { _mm_or_si128(a, b) }
     }
+
+    #[inline(always)]
+    pub fn low_u32(v: Lanes) -> u32 {
+        // SAFETY: a register-only SSE2 instruction, part of the x86_64 baseline.
+        unsafe { _mm_cvtsi128_si32(v) as u32 }
+    }
 }
 
 /// The portable lanes of a [`Block`] (also built for tests on x86_64, which compare the two).
@@ -480,6 +492,11 @@ mod portable {
     #[inline(always)]
     pub fn or(a: Lanes, b: Lanes) -> Lanes {
         std::array::from_fn(|i| a[i] | b[i])
+    }
+
+    #[inline(always)]
+    pub fn low_u32(v: Lanes) -> u32 {
+        u32::from_le_bytes([v[0], v[1], v[2], v[3]])
     }
 }
 
@@ -768,6 +785,7 @@ mod tests {
                 let d: [u8; 16] = std::array::from_fn(|i| c[(i * 7) % 16] ^ (i as u8 & 0x21));
                 let (ds, dp) = (sse2::load(&d), portable::load(&d));
                 assert_eq!(sse2::eq_bytes(s, ds), portable::eq_bytes(p, dp));
+                assert_eq!(sse2::low_u32(s), portable::low_u32(p));
                 let or = sse2::or(s, ds);
                 assert_eq!(sse2::eq_bytes(or, sse2::load(&portable::or(p, dp))), 0xffff);
             }

@@ -667,6 +667,14 @@ pub struct Via<'b> {
 
 impl<'b> Via<'b> {
     pub fn parse(s: &'b [u8]) -> Result<Via<'b>, HeaderError> {
+        let mut slot = None;
+        Self::parse_into(s, &mut slot)?;
+        slot.ok_or(HeaderError::Via)
+    }
+
+    /// [`parse`](Self::parse) writing the element into `slot`, so that a caller keeping it in
+    /// an `Option` does not copy it there from a `Result`. `slot` is left as it was on error.
+    pub(crate) fn parse_into(s: &'b [u8], slot: &mut Option<Via<'b>>) -> Result<(), HeaderError> {
         let s = scan::trim_lws(s);
         let mut parts = [&b""[..]; 3];
         let mut rest = s;
@@ -680,7 +688,7 @@ impl<'b> Via<'b> {
                 .map(|p| p + 8)
                 .filter(|&e| e > 8 && (scan::is_wsp(s[e]) || s[e] == b'\r'));
             if let Some(t_end) = t_end {
-                return Self::finish(s, &s[8..t_end], scan::skip_lws(&s[t_end..]));
+                return Self::finish(s, &s[8..t_end], scan::skip_lws(&s[t_end..]), slot);
             }
         }
         for (i, part) in parts.iter_mut().enumerate() {
@@ -698,11 +706,17 @@ impl<'b> Via<'b> {
         if !parts.iter().all(|p| scan::all_token(p)) || !eq_ic(parts[0], b"SIP") {
             return Err(HeaderError::Via);
         }
-        Self::finish(s, parts[2], rest)
+        Self::finish(s, parts[2], rest, slot)
     }
 
-    /// Parses `sent-by *( SEMI via-params )` (`rest`, after LWS) of the element `s`.
-    fn finish(s: &'b [u8], transport: &'b [u8], rest: &'b [u8]) -> Result<Via<'b>, HeaderError> {
+    /// Parses `sent-by *( SEMI via-params )` (`rest`, after LWS) of the element `s` into
+    /// `slot` (left as it was on error).
+    fn finish(
+        s: &'b [u8],
+        transport: &'b [u8],
+        rest: &'b [u8],
+        slot: &mut Option<Via<'b>>,
+    ) -> Result<(), HeaderError> {
         if rest.is_empty() {
             return Err(HeaderError::Via);
         }
@@ -710,7 +724,7 @@ impl<'b> Via<'b> {
         // read in one run (what the loop below and `parse_hostport` would read).
         if let Some((host_end, port, end)) = uri::hostport_prefix(rest, |b| b == b';') {
             let host = uri::host_name(&rest[..host_end]).map_err(|_| HeaderError::Via)?;
-            return Self::finish_params(s, transport, &rest[..end], host, port, &rest[end..]);
+            return Self::finish_params(s, transport, &rest[..end], host, port, &rest[end..], slot);
         }
         // Common case: sent-by without LWS, ending at `;` or the end. Then it holds no
         // quote, `<` or white space, so the general split and trims would change nothing
@@ -729,11 +743,11 @@ impl<'b> Via<'b> {
             let (host, _, port) = sent_by_hostport(sent_by)?;
             (sent_by, host, port)
         };
-        Self::finish_params(s, transport, sent_by, host, port, &rest[end..])
+        Self::finish_params(s, transport, sent_by, host, port, &rest[end..], slot)
     }
 
     /// Reads the parameters (`params`, from the first `;`) of the element `s` whose other
-    /// parts are read.
+    /// parts are read, and writes the element into `slot` (left as it was on error).
     #[inline(always)]
     fn finish_params(
         s: &'b [u8],
@@ -742,7 +756,8 @@ impl<'b> Via<'b> {
         host: uri::Host<'b>,
         port: Option<u16>,
         params: &'b [u8],
-    ) -> Result<Via<'b>, HeaderError> {
+        slot: &mut Option<Via<'b>>,
+    ) -> Result<(), HeaderError> {
         let (mut branch, mut rport, mut received) = (None, None, None);
         let mut rport_name: &'b [u8] = b"";
         let params = HeaderParams::parse_with(params, |n, v| {
@@ -758,7 +773,7 @@ impl<'b> Via<'b> {
             }
         })
         .map_err(|_| HeaderError::Via)?;
-        Ok(Via {
+        *slot = Some(Via {
             transport,
             sent_by,
             host,
@@ -769,7 +784,8 @@ impl<'b> Via<'b> {
             rport,
             rport_name,
             received,
-        })
+        });
+        Ok(())
     }
 
     pub fn branch(&self) -> Option<&'b [u8]> {
@@ -1174,6 +1190,30 @@ mod tests {
         assert_eq!(spaced.transport, b"TCP");
         assert!(Via::parse(b"SIP/2.0/UDP").is_err());
         assert!(Via::parse(b"HTTP/1.1/TCP host").is_err());
+    }
+
+    #[test]
+    fn via_parse_into_writes_the_slot_only_on_success() {
+        let good = b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds;rport";
+        let mut slot = None;
+        assert_eq!(Via::parse_into(good, &mut slot), Ok(()));
+        assert_eq!(slot, Some(Via::parse(good).unwrap()));
+        let kept = slot;
+        // Failures at each stage: sent-protocol, sent-by, parameters.
+        for bad in [
+            &b"HTTP/1.1/TCP host"[..],
+            b"SIP/2.0/UDP",
+            b"SIP/2.0/UDP host:99999",
+            b"SIP/2.0/UDP host;branch=\"x",
+            b"SIP/2.0/UDP host;=x",
+        ] {
+            assert!(Via::parse(bad).is_err(), "{bad:?}");
+            assert_eq!(Via::parse_into(bad, &mut slot), Err(HeaderError::Via));
+            assert_eq!(slot, kept);
+            let mut empty = None;
+            assert!(Via::parse_into(bad, &mut empty).is_err());
+            assert_eq!(empty, None);
+        }
     }
 
     #[test]

@@ -283,7 +283,7 @@ type GenericParam<'b> = (&'b [u8], Option<&'b [u8]>);
 /// quoted string) at the start of `after`, ending at `;` or the end: `(item length, param)`.
 /// `None` means "not the common form"; the caller then takes the general path, which gives
 /// the same answer for every input this accepts.
-#[inline]
+#[inline(always)]
 fn fast_generic_param(after: &[u8]) -> Option<(usize, GenericParam<'_>)> {
     let ends = |i: usize| after.get(i).is_none_or(|&b| b == b';');
     let i = after

@@ -674,6 +674,7 @@ impl<'b> Via<'b> {
 
     /// [`parse`](Self::parse) writing the element into `slot`, so that a caller keeping it in
     /// an `Option` does not copy it there from a `Result`. `slot` is left as it was on error.
+    #[inline(always)]
     pub(crate) fn parse_into(s: &'b [u8], slot: &mut Option<Via<'b>>) -> Result<(), HeaderError> {
         let s = scan::trim_lws(s);
         let mut parts = [&b""[..]; 3];

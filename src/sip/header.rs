@@ -662,8 +662,15 @@ pub fn parse_number(s: &[u8]) -> Result<u32, HeaderError> {
             .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
             .ok_or(HeaderError::Number);
     }
-    let mut v = 0u32;
-    for &b in s {
+    // Four digits at once when there are (`3600`), then the rest one by one.
+    let (mut v, done) = match s
+        .first_chunk()
+        .and_then(|c| four_digits(u32::from_le_bytes(*c)))
+    {
+        Some(v) => (v, 4),
+        None => (0, 0),
+    };
+    for &b in &s[done..] {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return Err(HeaderError::Number);
@@ -671,6 +678,19 @@ pub fn parse_number(s: &[u8]) -> Result<u32, HeaderError> {
         v = v * 10 + u32::from(d);
     }
     Ok(v)
+}
+
+/// [`eight_digits`] for four digits.
+#[inline(always)]
+fn four_digits(w: u32) -> Option<u32> {
+    const HIGH: u32 = 0xf0f0_f0f0;
+    const ZEROS: u32 = 0x3030_3030;
+    if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606) & HIGH != ZEROS {
+        return None;
+    }
+    let v = w - ZEROS;
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff;
+    Some((v.wrapping_mul(100) + (v >> 16)) & 0xffff)
 }
 
 /// One Via value:
@@ -1255,6 +1275,46 @@ mod tests {
             Some(99_999_999)
         );
         assert_eq!(eight_digits(u64::from_le_bytes(*b"00000001")), Some(1));
+    }
+
+    #[test]
+    fn four_digits_reads_exactly_four_digits() {
+        let reference = |c: [u8; 4]| {
+            c.iter().try_fold(0u32, |v, &b| {
+                b.is_ascii_digit().then(|| v * 10 + u32::from(b - b'0'))
+            })
+        };
+        for n in 0..10_000u32 {
+            let c = *format!("{n:04}").as_bytes().first_chunk::<4>().unwrap();
+            assert_eq!(four_digits(u32::from_le_bytes(c)), Some(n));
+        }
+        for at in 0..4 {
+            for b in 0..=255u8 {
+                let mut c = *b"1905";
+                c[at] = b;
+                assert_eq!(four_digits(u32::from_le_bytes(c)), reference(c), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_of_every_length() {
+        for len in 0..=12 {
+            let digits: Vec<u8> = (0..len).map(|k| b"9073641852"[k % 10]).collect();
+            let expected = std::str::from_utf8(&digits)
+                .unwrap()
+                .parse::<u64>()
+                .ok()
+                .map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+            assert_eq!(parse_number(&digits).ok(), expected, "{digits:?}");
+            for at in 0..len {
+                for b in [b'/', b':', b' ', b'a', 0x80, 0xb9, 0] {
+                    let mut bad = digits.clone();
+                    bad[at] = b;
+                    assert!(parse_number(&bad).is_err(), "{bad:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -283,7 +283,7 @@ type GenericParam<'b> = (&'b [u8], Option<&'b [u8]>);
 /// quoted string) at the start of `after`, ending at `;` or the end: `(item length, param)`.
 /// `None` means "not the common form"; the caller then takes the general path, which gives
 /// the same answer for every input this accepts.
-#[inline]
+#[inline(always)]
 fn fast_generic_param(after: &[u8]) -> Option<(usize, GenericParam<'_>)> {
     let ends = |i: usize| after.get(i).is_none_or(|&b| b == b';');
     let i = after
@@ -591,6 +591,15 @@ pub fn parse_cseq(s: &[u8]) -> Result<CSeq<'_>, HeaderError> {
     // the sum never gets near overflowing a u64.
     let mut number = 0u64;
     let mut digits_end = 0;
+    // Eight digits at once when there are (a CSeq number is often large): they stay below
+    // 2**31, and the loop goes on from there.
+    if let Some(v) = s
+        .first_chunk()
+        .and_then(|c| eight_digits(u64::from_le_bytes(*c)))
+    {
+        number = u64::from(v);
+        digits_end = 8;
+    }
     while let Some(&b) = s.get(digits_end) {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
@@ -624,6 +633,25 @@ pub fn parse_cseq(s: &[u8]) -> Result<CSeq<'_>, HeaderError> {
     })
 }
 
+/// The value of eight ASCII digits loaded little-endian (the first digit in the low byte), or
+/// `None` if any byte is not a digit. SWAR: a byte is a digit when its high nibble is 3 and
+/// adding 6 leaves it so; then pairs, quads and the two halves are combined by multiplies.
+#[inline(always)]
+fn eight_digits(w: u64) -> Option<u32> {
+    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    // No byte carries into the next in `w + 0x06..`: the first test has already bounded
+    // every byte to 0x30..=0x3f.
+    if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+        return None;
+    }
+    let v = w - ZEROS;
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_ffff_0000_ffff;
+    let v = (v.wrapping_mul(10_000) + (v >> 32)) & 0xffff_ffff;
+    Some(v as u32)
+}
+
 /// A number header (Expires, Min-Expires, Max-Forwards, Content-Length): `1*DIGIT`.
 /// Values above `u32::MAX` saturate (a delta-seconds of 2^32 or more means 2^32-1,
 /// RFC 3261 §25.1 note on `delta-seconds`).
@@ -634,8 +662,15 @@ pub fn parse_number(s: &[u8]) -> Result<u32, HeaderError> {
             .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
             .ok_or(HeaderError::Number);
     }
-    let mut v = 0u32;
-    for &b in s {
+    // Four digits at once when there are (`3600`), then the rest one by one.
+    let (mut v, done) = match s
+        .first_chunk()
+        .and_then(|c| four_digits(u32::from_le_bytes(*c)))
+    {
+        Some(v) => (v, 4),
+        None => (0, 0),
+    };
+    for &b in &s[done..] {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return Err(HeaderError::Number);
@@ -643,6 +678,19 @@ pub fn parse_number(s: &[u8]) -> Result<u32, HeaderError> {
         v = v * 10 + u32::from(d);
     }
     Ok(v)
+}
+
+/// [`eight_digits`] for four digits.
+#[inline(always)]
+fn four_digits(w: u32) -> Option<u32> {
+    const HIGH: u32 = 0xf0f0_f0f0;
+    const ZEROS: u32 = 0x3030_3030;
+    if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606) & HIGH != ZEROS {
+        return None;
+    }
+    let v = w - ZEROS;
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff;
+    Some((v.wrapping_mul(100) + (v >> 16)) & 0xffff)
 }
 
 /// One Via value:
@@ -667,6 +715,15 @@ pub struct Via<'b> {
 
 impl<'b> Via<'b> {
     pub fn parse(s: &'b [u8]) -> Result<Via<'b>, HeaderError> {
+        let mut slot = None;
+        Self::parse_into(s, &mut slot)?;
+        slot.ok_or(HeaderError::Via)
+    }
+
+    /// [`parse`](Self::parse) writing the element into `slot`, so that a caller keeping it in
+    /// an `Option` does not copy it there from a `Result`. `slot` is left as it was on error.
+    #[inline(always)]
+    pub(crate) fn parse_into(s: &'b [u8], slot: &mut Option<Via<'b>>) -> Result<(), HeaderError> {
         let s = scan::trim_lws(s);
         let mut parts = [&b""[..]; 3];
         let mut rest = s;
@@ -680,7 +737,7 @@ impl<'b> Via<'b> {
                 .map(|p| p + 8)
                 .filter(|&e| e > 8 && (scan::is_wsp(s[e]) || s[e] == b'\r'));
             if let Some(t_end) = t_end {
-                return Self::finish(s, &s[8..t_end], scan::skip_lws(&s[t_end..]));
+                return Self::finish(s, &s[8..t_end], scan::skip_lws(&s[t_end..]), slot);
             }
         }
         for (i, part) in parts.iter_mut().enumerate() {
@@ -698,11 +755,17 @@ impl<'b> Via<'b> {
         if !parts.iter().all(|p| scan::all_token(p)) || !eq_ic(parts[0], b"SIP") {
             return Err(HeaderError::Via);
         }
-        Self::finish(s, parts[2], rest)
+        Self::finish(s, parts[2], rest, slot)
     }
 
-    /// Parses `sent-by *( SEMI via-params )` (`rest`, after LWS) of the element `s`.
-    fn finish(s: &'b [u8], transport: &'b [u8], rest: &'b [u8]) -> Result<Via<'b>, HeaderError> {
+    /// Parses `sent-by *( SEMI via-params )` (`rest`, after LWS) of the element `s` into
+    /// `slot` (left as it was on error).
+    fn finish(
+        s: &'b [u8],
+        transport: &'b [u8],
+        rest: &'b [u8],
+        slot: &mut Option<Via<'b>>,
+    ) -> Result<(), HeaderError> {
         if rest.is_empty() {
             return Err(HeaderError::Via);
         }
@@ -710,7 +773,7 @@ impl<'b> Via<'b> {
         // read in one run (what the loop below and `parse_hostport` would read).
         if let Some((host_end, port, end)) = uri::hostport_prefix(rest, |b| b == b';') {
             let host = uri::host_name(&rest[..host_end]).map_err(|_| HeaderError::Via)?;
-            return Self::finish_params(s, transport, &rest[..end], host, port, &rest[end..]);
+            return Self::finish_params(s, transport, &rest[..end], host, port, &rest[end..], slot);
         }
         // Common case: sent-by without LWS, ending at `;` or the end. Then it holds no
         // quote, `<` or white space, so the general split and trims would change nothing
@@ -729,11 +792,11 @@ impl<'b> Via<'b> {
             let (host, _, port) = sent_by_hostport(sent_by)?;
             (sent_by, host, port)
         };
-        Self::finish_params(s, transport, sent_by, host, port, &rest[end..])
+        Self::finish_params(s, transport, sent_by, host, port, &rest[end..], slot)
     }
 
     /// Reads the parameters (`params`, from the first `;`) of the element `s` whose other
-    /// parts are read.
+    /// parts are read, and writes the element into `slot` (left as it was on error).
     #[inline(always)]
     fn finish_params(
         s: &'b [u8],
@@ -742,7 +805,8 @@ impl<'b> Via<'b> {
         host: uri::Host<'b>,
         port: Option<u16>,
         params: &'b [u8],
-    ) -> Result<Via<'b>, HeaderError> {
+        slot: &mut Option<Via<'b>>,
+    ) -> Result<(), HeaderError> {
         let (mut branch, mut rport, mut received) = (None, None, None);
         let mut rport_name: &'b [u8] = b"";
         let params = HeaderParams::parse_with(params, |n, v| {
@@ -758,7 +822,7 @@ impl<'b> Via<'b> {
             }
         })
         .map_err(|_| HeaderError::Via)?;
-        Ok(Via {
+        *slot = Some(Via {
             transport,
             sent_by,
             host,
@@ -769,7 +833,8 @@ impl<'b> Via<'b> {
             rport,
             rport_name,
             received,
-        })
+        });
+        Ok(())
     }
 
     pub fn branch(&self) -> Option<&'b [u8]> {
@@ -1174,6 +1239,130 @@ mod tests {
         assert_eq!(spaced.transport, b"TCP");
         assert!(Via::parse(b"SIP/2.0/UDP").is_err());
         assert!(Via::parse(b"HTTP/1.1/TCP host").is_err());
+    }
+
+    #[test]
+    fn eight_digits_reads_exactly_eight_digits() {
+        let reference = |c: [u8; 8]| {
+            c.iter().try_fold(0u32, |v, &b| {
+                b.is_ascii_digit().then(|| v * 10 + u32::from(b - b'0'))
+            })
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for n in 0..20_000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut c = *b"00000000";
+            for (k, d) in c.iter_mut().enumerate() {
+                *d = b'0' + ((seed >> (k * 4)) % 10) as u8;
+            }
+            if n % 2 == 1 {
+                // One byte of any value at any position.
+                c[(seed >> 40) as usize % 8] = (seed >> 48) as u8;
+            }
+            assert_eq!(eight_digits(u64::from_le_bytes(c)), reference(c), "{c:?}");
+        }
+        for at in 0..8 {
+            for b in 0..=255u8 {
+                let mut c = *b"12345678";
+                c[at] = b;
+                assert_eq!(eight_digits(u64::from_le_bytes(c)), reference(c), "{c:?}");
+            }
+        }
+        assert_eq!(
+            eight_digits(u64::from_le_bytes(*b"99999999")),
+            Some(99_999_999)
+        );
+        assert_eq!(eight_digits(u64::from_le_bytes(*b"00000001")), Some(1));
+    }
+
+    #[test]
+    fn four_digits_reads_exactly_four_digits() {
+        let reference = |c: [u8; 4]| {
+            c.iter().try_fold(0u32, |v, &b| {
+                b.is_ascii_digit().then(|| v * 10 + u32::from(b - b'0'))
+            })
+        };
+        for n in 0..10_000u32 {
+            let c = *format!("{n:04}").as_bytes().first_chunk::<4>().unwrap();
+            assert_eq!(four_digits(u32::from_le_bytes(c)), Some(n));
+        }
+        for at in 0..4 {
+            for b in 0..=255u8 {
+                let mut c = *b"1905";
+                c[at] = b;
+                assert_eq!(four_digits(u32::from_le_bytes(c)), reference(c), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_of_every_length() {
+        for len in 0..=12 {
+            let digits: Vec<u8> = (0..len).map(|k| b"9073641852"[k % 10]).collect();
+            let expected = std::str::from_utf8(&digits)
+                .unwrap()
+                .parse::<u64>()
+                .ok()
+                .map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+            assert_eq!(parse_number(&digits).ok(), expected, "{digits:?}");
+            for at in 0..len {
+                for b in [b'/', b':', b' ', b'a', 0x80, 0xb9, 0] {
+                    let mut bad = digits.clone();
+                    bad[at] = b;
+                    assert!(parse_number(&bad).is_err(), "{bad:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cseq_numbers_of_every_length() {
+        for len in 1..=12 {
+            for lead in [b'0', b'1', b'2', b'9'] {
+                let digits: Vec<u8> = (0..len)
+                    .map(|k| if k == 0 { lead } else { b'0' + (k % 10) as u8 })
+                    .collect();
+                let text = [&digits[..], b" REGISTER"].concat();
+                let value: u64 = std::str::from_utf8(&digits).unwrap().parse().unwrap();
+                match parse_cseq(&text) {
+                    Ok(c) => assert_eq!(u64::from(c.number), value, "{text:?}"),
+                    Err(_) => assert!(value >= 1 << 31, "{text:?}"),
+                }
+                for at in 0..text.len() {
+                    let mut bad = text.clone();
+                    bad[at] = b'x';
+                    if at < len {
+                        assert!(parse_cseq(&bad).is_err(), "{bad:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn via_parse_into_writes_the_slot_only_on_success() {
+        let good = b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds;rport";
+        let mut slot = None;
+        assert_eq!(Via::parse_into(good, &mut slot), Ok(()));
+        assert_eq!(slot, Some(Via::parse(good).unwrap()));
+        let kept = slot;
+        // Failures at each stage: sent-protocol, sent-by, parameters.
+        for bad in [
+            &b"HTTP/1.1/TCP host"[..],
+            b"SIP/2.0/UDP",
+            b"SIP/2.0/UDP host:99999",
+            b"SIP/2.0/UDP host;branch=\"x",
+            b"SIP/2.0/UDP host;=x",
+        ] {
+            assert!(Via::parse(bad).is_err(), "{bad:?}");
+            assert_eq!(Via::parse_into(bad, &mut slot), Err(HeaderError::Via));
+            assert_eq!(slot, kept);
+            let mut empty = None;
+            assert!(Via::parse_into(bad, &mut empty).is_err());
+            assert_eq!(empty, None);
+        }
     }
 
     #[test]

@@ -213,11 +213,8 @@ impl<'b, 'h> Request<'b, 'h> {
                     // Nearly every Via header holds one element: read the value whole
                     // first, as a Contact value is (see `whole_element`: a via-parm that
                     // parses holds no comma outside quoted strings either).
-                    if via.is_none() {
-                        if let Ok(v) = Via::parse(h.value) {
-                            via = Some(v);
-                            continue;
-                        }
+                    if via.is_none() && Via::parse_into(h.value, &mut via).is_ok() {
+                        continue;
                     }
                     for elem in header::elements(h.value) {
                         let v = Via::parse(elem.map_err(err)?).map_err(err)?;

@@ -1452,26 +1452,11 @@ mod tests {
             b"3600",
         ];
         let alphabet = b" \t\r\n@0019aZ-<>\"\x80{";
-        let mut x = 0x5851_f42d_4c95_7f2du64;
-        let mut rnd = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rnd = crate::sip::testing::rnd(0x5851_f42d_4c95_7f2d);
         for _ in 0..100_000 {
             let mut v = seeds[rnd(seeds.len())].to_vec();
             for _ in 0..rnd(4) {
-                let at = rnd(v.len() + 1);
-                let b = alphabet[rnd(alphabet.len())];
-                match rnd(3) {
-                    0 => v.insert(at, b),
-                    1 if at < v.len() => {
-                        v.remove(at);
-                    }
-                    _ if at < v.len() => v[at] = b,
-                    _ => v.push(b),
-                }
+                crate::sip::testing::mutate(&mut v, alphabet, &mut rnd);
             }
             let text = String::from_utf8_lossy(&v);
             assert_eq!(parse_call_id(&v), call_id_reference(&v), "{text:?}");
@@ -1536,13 +1521,7 @@ mod tests {
             "=",
             ";",
         ];
-        let mut x = 0x0bad_5eed_1234_5678u64;
-        let mut rnd = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rnd = crate::sip::testing::rnd(0x0bad_5eed_1234_5678);
         let mut parsed = 0;
         for _ in 0..200_000 {
             // A protocol, a host, then anything.
@@ -1652,26 +1631,11 @@ opaque=\"5ccc069c\", qop=auth, nc=00000001, userhash=false",
             b"Digest uri=\"sip:a@b;x=y\", nonce=\"1\"",
         ];
         let alphabet = b" \t\r\n,=\"\\<>;aUhN0-";
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rnd = crate::sip::testing::rnd(0x9e37_79b9_7f4a_7c15);
         for _ in 0..60_000 {
             let mut v = seeds[rnd(seeds.len())].to_vec();
             for _ in 0..1 + rnd(4) {
-                let at = rnd(v.len() + 1);
-                let b = alphabet[rnd(alphabet.len())];
-                match rnd(3) {
-                    0 => v.insert(at, b),
-                    1 if at < v.len() => {
-                        v.remove(at);
-                    }
-                    _ if at < v.len() => v[at] = b,
-                    _ => v.push(b),
-                }
+                crate::sip::testing::mutate(&mut v, alphabet, &mut rnd);
             }
             assert_eq!(
                 parse_credentials(&v),

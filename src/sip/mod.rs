@@ -8,6 +8,8 @@ pub mod header;
 pub mod message;
 pub mod request;
 pub mod scan;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod uri;
 pub mod writer;
 

@@ -675,13 +675,7 @@ Content-Length: 0\r\n\r\n";
             "\\",
         ];
         let limits = UriLimits::default();
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rnd = crate::sip::testing::rnd(0x9e37_79b9_7f4a_7c15);
         for _ in 0..200_000 {
             let values: Vec<String> = (0..1 + rnd(2))
                 .map(|_| (0..rnd(6)).map(|_| PARTS[rnd(PARTS.len())]).collect())

@@ -1148,13 +1148,7 @@ mod tests {
     #[test]
     fn hosts_parse_as_the_reference_reads_them() {
         let alphabet = b"0129aZ.-:[]_\x80";
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rnd = crate::sip::testing::rnd(0x2545_f491_4f6c_dd1d);
         for _ in 0..200_000 {
             let len = rnd(18);
             let s: Vec<u8> = (0..len).map(|_| alphabet[rnd(alphabet.len())]).collect();
@@ -1240,13 +1234,7 @@ mod tests {
     /// hostports read by `hostport_prefix` read as `parse_hostport` reads them.
     #[test]
     fn tails_and_hostports_read_as_the_reference_reads_them() {
-        let mut x = 0x1234_5678_9abc_def1u64;
-        let mut rnd = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rnd = crate::sip::testing::rnd(0x1234_5678_9abc_def1);
         let tail_bytes = b";?=&a1%F:[]\x80 ";
         let host_bytes = b"0159aZ.-:;?[]_\x80";
         let mut accepted = 0;

@@ -449,8 +449,10 @@ impl<'b> Sink<'b, '_> {
     }
 }
 
-/// Content-Length: `1*DIGIT`, and every copy must agree.
+/// Content-Length: `1*DIGIT`, and every copy must agree. Out of line: inlined, its state
+/// takes registers of the framing loop.
 #[cold]
+#[inline(never)]
 fn content_length_seen(seen: &mut Option<usize>, value: &[u8]) -> Result<(), Error> {
     let v = scan::digits_u64(value).ok_or(Error::ContentLength)?;
     let v = usize::try_from(v).unwrap_or(usize::MAX);

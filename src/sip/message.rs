@@ -613,8 +613,8 @@ fn first_control_after_block(rest: &[u8]) -> usize {
 #[inline(always)]
 fn classify_in_block(block: scan::Block, name: &[u8]) -> Hdr {
     let len = name.len();
-    let [b0, b1, ..] = block.low_u32().to_le_bytes();
-    let slot = &NAME_SLOTS[name_slot(b0, b1, len)];
+    let i = name_slot(block.low_u32(), len);
+    let slot = &NAME_SLOTS[i];
     // Case folded where the candidate has a letter (see `scan::eq_lower`), then equal bytes
     // for the whole name and the colon after it: the colon also proves the length.
     let same = block
@@ -622,7 +622,7 @@ fn classify_in_block(block: scan::Block, name: &[u8]) -> Hdr {
         .eq_bytes(scan::Block::load(&slot.pattern));
     let want = (2u32 << len) - 1;
     if same & want == want {
-        slot.kind
+        NAME_KINDS[i]
     } else {
         classify_elsewhere(name)
     }
@@ -636,16 +636,18 @@ fn classify_elsewhere(name: &[u8]) -> Hdr {
     header::classify(name)
 }
 
-/// The table slot of a name of `len` bytes that starts with `b0`, `b1` (its colon for a
-/// one-letter name): a multiplicative hash, found by search to put each name of
-/// [`BLOCK_NAMES`] in a slot of its own.
+/// The table slot of a name of `len` bytes whose first four bytes are `head` (little
+/// endian; the second is its colon for a one-letter name): the first two bytes folded to
+/// lower case with the length above them, then the top bits of a multiplicative hash, found
+/// by search to put each name of [`BLOCK_NAMES`] in a slot of its own.
 #[inline(always)]
-const fn name_slot(b0: u8, b1: u8, len: usize) -> usize {
-    let w = (b0 as u32 | (b1 as u32) << 8) | 0x2020;
-    ((w.wrapping_mul(237) >> 7) as usize + 3 * len) & (NAME_SLOT_COUNT - 1)
+const fn name_slot(head: u32, len: usize) -> usize {
+    let w = (head & 0xffff) | 0x2020 | (len as u32) << 16;
+    (w.wrapping_mul(0xb53b_86df) >> (32 - NAME_SLOT_BITS)) as usize
 }
 
-const NAME_SLOT_COUNT: usize = 64;
+const NAME_SLOT_BITS: u32 = 6;
+const NAME_SLOT_COUNT: usize = 1 << NAME_SLOT_BITS;
 
 /// The names [`classify_in_block`] knows, lower case, with their kinds: every name of
 /// `header::classify` that fits in a block with its colon (a unit test checks that the two agree).
@@ -687,29 +689,27 @@ const BLOCK_NAMES: [(&[u8], Hdr); 35] = [
     (b"content-length", Hdr::ContentLength),
 ];
 
-/// One slot of [`NAME_SLOTS`]: the name and its colon, and the bits that fold case.
+/// One slot of [`NAME_SLOTS`]: the name and its colon, and the bits that fold case (32
+/// bytes, so that a slot's address is a shift of its index; the kinds are in [`NAME_KINDS`]).
 struct NameSlot {
     /// The name in lower case, then `:`, then zeros (an empty slot is all zeros, which no
     /// line starting with a token byte matches).
     pattern: [u8; 16],
     /// 0x20 where the pattern has a letter, so that OR-ing it in folds exactly that byte.
     fold: [u8; 16],
-    kind: Hdr,
 }
 
 static NAME_SLOTS: [NameSlot; NAME_SLOT_COUNT] = {
     const EMPTY: NameSlot = NameSlot {
         pattern: [0; 16],
         fold: [0; 16],
-        kind: Hdr::Other,
     };
     let mut slots = [EMPTY; NAME_SLOT_COUNT];
     let mut i = 0;
     while i < BLOCK_NAMES.len() {
-        let (name, kind) = BLOCK_NAMES[i];
+        let (name, _) = BLOCK_NAMES[i];
         assert!(name.len() < 16);
-        let b1 = if name.len() > 1 { name[1] } else { b':' };
-        let slot = &mut slots[name_slot(name[0], b1, name.len())];
+        let slot = &mut slots[name_slot(name_head(name), name.len())];
         assert!(
             slot.pattern[0] == 0,
             "two names share a slot: change the hash"
@@ -721,11 +721,28 @@ static NAME_SLOTS: [NameSlot; NAME_SLOT_COUNT] = {
             j += 1;
         }
         slot.pattern[name.len()] = b':';
-        slot.kind = kind;
         i += 1;
     }
     slots
 };
+
+/// The kind of the name in each slot of [`NAME_SLOTS`] (`Other` for an empty slot).
+static NAME_KINDS: [Hdr; NAME_SLOT_COUNT] = {
+    let mut kinds = [Hdr::Other; NAME_SLOT_COUNT];
+    let mut i = 0;
+    while i < BLOCK_NAMES.len() {
+        let (name, kind) = BLOCK_NAMES[i];
+        kinds[name_slot(name_head(name), name.len())] = kind;
+        i += 1;
+    }
+    kinds
+};
+
+/// The first two bytes of `name` followed by its colon, as [`name_slot`] reads them.
+const fn name_head(name: &[u8]) -> u32 {
+    let b1 = if name.len() > 1 { name[1] } else { b':' };
+    name[0] as u32 | (b1 as u32) << 8
+}
 
 /// The general path for one header line: folds, tabs, bare LF (when allowed), errors.
 fn slow_header_line<'b>(

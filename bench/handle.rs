@@ -152,115 +152,116 @@ fn populated() -> (Registrar, Template) {
     (reg, t)
 }
 
+/// Which AoR the `i`th request refreshes.
+type Order = fn(u64) -> u32;
+
+/// The AoR of the `i`th request in stored order.
+fn stored_order(i: u64) -> u32 {
+    (i % u64::from(AORS)) as u32
+}
+
+/// Drives refreshes into the populated registrar: the `i`th request refreshes the AoR
+/// `order(i)` with CSeq `2 + i / 1000`, and the journal is drained after every call, as the
+/// shell drains it once per loop turn.
+struct Driver {
+    reg: Registrar,
+    t: Template,
+    /// One template per request of a batch (the batch's requests are alive together).
+    batch_t: Vec<Template>,
+    src: Source,
+    out: Vec<u8>,
+    journal: Vec<u8>,
+    i: u64,
+}
+
+impl Driver {
+    fn next(&mut self, order: Order) -> (u32, u32) {
+        let (user, cseq) = (order(self.i), 2 + (self.i / 1000) as u32);
+        self.i += 1;
+        (user, cseq)
+    }
+
+    /// One request through `Registrar::handle`.
+    fn one(&mut self, order: Order) -> (Outcome, usize) {
+        let (user, cseq) = self.next(order);
+        let i = self.i;
+        let msg = self.t.set(user, cseq);
+        let o = self.reg.handle(
+            Millis(1000 + i / 1000),
+            UnixTime(1_795_564_801 + i / 1_000_000),
+            self.src,
+            black_box(msg),
+            &mut self.out,
+        );
+        self.reg.take_journal(&mut self.journal);
+        (o, self.out.len() + self.journal.len())
+    }
+
+    /// The shard loop's way: a batch of 16 requests (one recvmmsg) through `handle_batch`,
+    /// which prefetches each request's AoR entries before handling the batch.
+    fn batch16(&mut self, order: Order) -> usize {
+        let mut users = [(0, 0); PREFETCH_BATCH];
+        for u in &mut users {
+            *u = self.next(order);
+        }
+        let mut msgs: [&[u8]; PREFETCH_BATCH] = [&[]; PREFETCH_BATCH];
+        for ((m, t), (user, cseq)) in msgs.iter_mut().zip(self.batch_t.iter_mut()).zip(users) {
+            *m = t.set(user, cseq);
+        }
+        let batch = msgs.map(|m| (self.src, m));
+        let i = self.i;
+        let mut sent = 0usize;
+        self.reg.handle_batch(
+            Millis(1000 + i / 1000),
+            UnixTime(1_795_564_801 + i / 1_000_000),
+            black_box(&batch),
+            &mut self.out,
+            |_, o, bytes| {
+                sent += bytes.len();
+                black_box(o);
+            },
+        );
+        self.reg.take_journal(&mut self.journal);
+        sent + self.journal.len()
+    }
+}
+
 fn bench_refresh(c: &mut Criterion) {
-    let (mut reg, mut t) = populated();
-    let src = Source {
-        addr: "10.0.0.1:5060".parse().unwrap(),
-        transport: Transport::Udp,
+    let (reg, t) = populated();
+    let mut d = Driver {
+        reg,
+        t,
+        batch_t: (0..PREFETCH_BATCH).map(|_| Template::new()).collect(),
+        src: Source {
+            addr: "10.0.0.1:5060".parse().unwrap(),
+            transport: Transport::Udp,
+        },
+        out: Vec::with_capacity(2048),
+        journal: Vec::with_capacity(4096),
+        i: 0,
     };
-    let mut out = Vec::with_capacity(2048);
-    let mut journal = Vec::with_capacity(4096);
-    let mut i: u64 = 0;
     let mut g = c.benchmark_group("handle");
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("refresh_register_1M_aors", |b| {
-        b.iter(|| {
-            let user = (i % u64::from(AORS)) as u32;
-            let cseq = 2 + (i / 1000) as u32;
-            i += 1;
-            let now = Millis(1000 + i / 1000);
-            let msg = t.set(user, cseq);
-            let o = reg.handle(
-                now,
-                UnixTime(1_795_564_801 + i / 1_000_000),
-                src,
-                black_box(msg),
-                &mut out,
-            );
-            reg.take_journal(&mut journal);
-            black_box((o, out.len(), journal.len()))
-        })
-    });
-    // The shard loop's way: a batch of 16 requests (one recvmmsg) through `handle_batch`,
-    // which prefetches each request's AoR entries before handling the batch.
-    let mut batch_t: Vec<Template> = (0..PREFETCH_BATCH).map(|_| Template::new()).collect();
-    g.throughput(Throughput::Elements(PREFETCH_BATCH as u64));
-    g.bench_function("refresh_register_1M_aors_batch16", |b| {
-        b.iter(|| {
-            let mut msgs: [&[u8]; PREFETCH_BATCH] = [&[]; PREFETCH_BATCH];
-            for (m, t) in msgs.iter_mut().zip(batch_t.iter_mut()) {
-                let user = (i % u64::from(AORS)) as u32;
-                let cseq = 2 + (i / 1000) as u32;
-                i += 1;
-                *m = t.set(user, cseq);
-            }
-            let batch = msgs.map(|m| (src, m));
-            let mut sent = 0usize;
-            reg.handle_batch(
-                Millis(1000 + i / 1000),
-                UnixTime(1_795_564_801 + i / 1_000_000),
-                black_box(&batch),
-                &mut out,
-                |_, o, bytes| {
-                    sent += bytes.len();
-                    black_box(o);
-                },
-            );
-            reg.take_journal(&mut journal);
-            black_box((sent, journal.len()))
-        })
-    });
-    // The same two in random AoR order, as real traffic comes: above, AoRs are refreshed in
-    // the order they were stored, so the hardware prefetcher already streams their slots,
-    // strings and timers; here every request misses the cache on them.
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("refresh_register_1M_aors_random", |b| {
-        b.iter(|| {
-            let user = random_order(i);
-            let cseq = 2 + (i / 1000) as u32;
-            i += 1;
-            let now = Millis(1000 + i / 1000);
-            let msg = t.set(user, cseq);
-            let o = reg.handle(
-                now,
-                UnixTime(1_795_564_801 + i / 1_000_000),
-                src,
-                black_box(msg),
-                &mut out,
-            );
-            reg.take_journal(&mut journal);
-            black_box((o, out.len(), journal.len()))
-        })
-    });
-    // The shard loop's way: a batch of 16 requests (one recvmmsg) through `handle_batch`,
-    // which prefetches each request's AoR entries before handling the batch.
-    let mut batch_t: Vec<Template> = (0..PREFETCH_BATCH).map(|_| Template::new()).collect();
-    g.throughput(Throughput::Elements(PREFETCH_BATCH as u64));
-    g.bench_function("refresh_register_1M_aors_random_batch16", |b| {
-        b.iter(|| {
-            let mut msgs: [&[u8]; PREFETCH_BATCH] = [&[]; PREFETCH_BATCH];
-            for (m, t) in msgs.iter_mut().zip(batch_t.iter_mut()) {
-                let user = random_order(i);
-                let cseq = 2 + (i / 1000) as u32;
-                i += 1;
-                *m = t.set(user, cseq);
-            }
-            let batch = msgs.map(|m| (src, m));
-            let mut sent = 0usize;
-            reg.handle_batch(
-                Millis(1000 + i / 1000),
-                UnixTime(1_795_564_801 + i / 1_000_000),
-                black_box(&batch),
-                &mut out,
-                |_, o, bytes| {
-                    sent += bytes.len();
-                    black_box(o);
-                },
-            );
-            reg.take_journal(&mut journal);
-            black_box((sent, journal.len()))
-        })
-    });
+    // Stored order: AoRs are refreshed in the order they were stored, so the hardware
+    // prefetcher already streams their slots, strings and timers. Random order, as real
+    // traffic comes: every request misses the cache on them.
+    let orders: [(&str, &str, Order); 2] = [
+        (
+            "refresh_register_1M_aors",
+            "refresh_register_1M_aors_batch16",
+            stored_order,
+        ),
+        (
+            "refresh_register_1M_aors_random",
+            "refresh_register_1M_aors_random_batch16",
+            random_order,
+        ),
+    ];
+    for (name, batch_name, order) in orders {
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(name, |b| b.iter(|| black_box(d.one(order))));
+        g.throughput(Throughput::Elements(PREFETCH_BATCH as u64));
+        g.bench_function(batch_name, |b| b.iter(|| black_box(d.batch16(order))));
+    }
     g.finish();
     // The same loop outside criterion (whose own bookkeeping allocates): the refresh path
     // itself must allocate nothing.
@@ -268,19 +269,7 @@ fn bench_refresh(c: &mut Criterion) {
     let start = std::time::Instant::now();
     let n: u64 = 1_000_000;
     for _ in 0..n {
-        let user = (i % u64::from(AORS)) as u32;
-        let cseq = 2 + (i / 1000) as u32;
-        i += 1;
-        let msg = t.set(user, cseq);
-        let o = reg.handle(
-            Millis(1000 + i / 1000),
-            UnixTime(1_795_564_801),
-            src,
-            msg,
-            &mut out,
-        );
-        reg.take_journal(&mut journal);
-        black_box((o, journal.len()));
+        black_box(d.one(stored_order));
     }
     let elapsed = start.elapsed();
     let allocs = ALLOCATIONS.load(Ordering::Relaxed) - allocs_before;
@@ -288,7 +277,7 @@ fn bench_refresh(c: &mut Criterion) {
         "plain loop: {n} refreshes in {elapsed:?} = {:.0} requests/s, {allocs} allocations",
         n as f64 / elapsed.as_secs_f64()
     );
-    assert_eq!(reg.stats().rejected, 0, "every refresh accepted");
+    assert_eq!(d.reg.stats().rejected, 0, "every refresh accepted");
 }
 
 criterion_group!(benches, bench_refresh);

@@ -147,10 +147,9 @@ struct RunArgs {
     quiet: bool,
 }
 
+/// What the responder and the echo server share: placement, run time and the summary file.
 #[derive(clap::Args)]
-struct ResponderArgs {
-    #[arg(long, default_value = "127.0.0.1:5060")]
-    listen: SocketAddr,
+struct ServeArgs {
     #[arg(long)]
     cores: Option<String>,
     #[arg(long, default_value_t = 1)]
@@ -158,6 +157,40 @@ struct ResponderArgs {
     /// Stop after this many seconds (default: until SIGINT/SIGTERM).
     #[arg(long)]
     duration: Option<f64>,
+    #[arg(long)]
+    json: Option<String>,
+}
+
+impl ServeArgs {
+    /// Serves on `listen` with the options `mode` sets (challenge, echo, GSO...).
+    fn serve(
+        self,
+        listen: SocketAddr,
+        mode: impl FnOnce(&mut responder::ResponderCfg),
+    ) -> Result<(), String> {
+        let cores = self.cores.as_deref().map(sys::parse_cpu_list).transpose()?;
+        let mut cfg = responder::ResponderCfg {
+            listen,
+            cores,
+            threads: self.threads.max(1),
+            duration_s: self.duration,
+            challenge: None,
+            algorithms: Vec::new(),
+            drop_first: 0,
+            echo: false,
+            gso: false,
+        };
+        mode(&mut cfg);
+        responder::run(cfg, stop_flag(), self.json.as_deref()).map_err(|e| e.to_string())
+    }
+}
+
+#[derive(clap::Args)]
+struct ResponderArgs {
+    #[arg(long, default_value = "127.0.0.1:5060")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    serve: ServeArgs,
     /// Challenge REGISTERs without credentials (401), verify credentials (200/403).
     #[arg(long, requires = "password")]
     challenge: bool,
@@ -173,22 +206,14 @@ struct ResponderArgs {
     /// Drop the first N requests unanswered (retransmission tests).
     #[arg(long, default_value_t = 0)]
     drop_first: i64,
-    #[arg(long)]
-    json: Option<String>,
 }
 
 #[derive(clap::Args)]
 struct EchoArgs {
     #[arg(long, default_value = "127.0.0.1:5070")]
     listen: SocketAddr,
-    #[arg(long)]
-    cores: Option<String>,
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    #[arg(long)]
-    duration: Option<f64>,
-    #[arg(long)]
-    json: Option<String>,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 fn stop_flag() -> Arc<AtomicBool> {
@@ -224,44 +249,17 @@ fn main() {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Run(a) => run(a),
-        Cmd::Responder(a) => {
-            let cores = a.cores.as_deref().map(sys::parse_cpu_list).transpose();
-            cores.and_then(|cores| {
-                let cfg = responder::ResponderCfg {
-                    listen: a.listen,
-                    cores,
-                    threads: a.threads.max(1),
-                    duration_s: a.duration,
-                    challenge: if a.challenge { a.password } else { None },
-                    algorithms: match a.algorithm {
-                        OfferArg::Md5 => vec![Algorithm::Md5],
-                        OfferArg::Sha256 => vec![Algorithm::Sha256],
-                        OfferArg::Both => vec![Algorithm::Sha256, Algorithm::Md5],
-                    },
-                    drop_first: a.drop_first,
-                    echo: false,
-                    gso: a.gso,
-                };
-                responder::run(cfg, stop_flag(), a.json.as_deref()).map_err(|e| e.to_string())
-            })
-        }
-        Cmd::Echo(a) => {
-            let cores = a.cores.as_deref().map(sys::parse_cpu_list).transpose();
-            cores.and_then(|cores| {
-                let cfg = responder::ResponderCfg {
-                    listen: a.listen,
-                    cores,
-                    threads: a.threads.max(1),
-                    duration_s: a.duration,
-                    challenge: None,
-                    algorithms: Vec::new(),
-                    drop_first: 0,
-                    echo: true,
-                    gso: false,
-                };
-                responder::run(cfg, stop_flag(), a.json.as_deref()).map_err(|e| e.to_string())
-            })
-        }
+        Cmd::Responder(a) => a.serve.serve(a.listen, |cfg| {
+            cfg.challenge = if a.challenge { a.password } else { None };
+            cfg.algorithms = match a.algorithm {
+                OfferArg::Md5 => vec![Algorithm::Md5],
+                OfferArg::Sha256 => vec![Algorithm::Sha256],
+                OfferArg::Both => vec![Algorithm::Sha256, Algorithm::Md5],
+            };
+            cfg.drop_first = a.drop_first;
+            cfg.gso = a.gso;
+        }),
+        Cmd::Echo(a) => a.serve.serve(a.listen, |cfg| cfg.echo = true),
     };
     if let Err(e) = r {
         eprintln!("loadgen: {e}");

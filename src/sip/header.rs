@@ -97,6 +97,47 @@ pub fn classify(name: &[u8]) -> Hdr {
     }
 }
 
+/// Every header name [`classify`] knows, lower case, compact forms first, with its kind: the
+/// list the framing's block classifier is built from (a test checks `classify` against it).
+pub(crate) const KNOWN_NAMES: [(&[u8], Hdr); 36] = [
+    (b"i", Hdr::CallId),
+    (b"m", Hdr::Contact),
+    (b"l", Hdr::ContentLength),
+    (b"c", Hdr::ContentType),
+    (b"f", Hdr::From),
+    (b"s", Hdr::Subject),
+    (b"k", Hdr::Supported),
+    (b"t", Hdr::To),
+    (b"v", Hdr::Via),
+    (b"o", Hdr::Event),
+    (b"to", Hdr::To),
+    (b"via", Hdr::Via),
+    (b"from", Hdr::From),
+    (b"cseq", Hdr::CSeq),
+    (b"path", Hdr::Path),
+    (b"date", Hdr::Date),
+    (b"allow", Hdr::Allow),
+    (b"route", Hdr::Route),
+    (b"event", Hdr::Event),
+    (b"accept", Hdr::Accept),
+    (b"call-id", Hdr::CallId),
+    (b"contact", Hdr::Contact),
+    (b"expires", Hdr::Expires),
+    (b"require", Hdr::Require),
+    (b"subject", Hdr::Subject),
+    (b"supported", Hdr::Supported),
+    (b"user-agent", Hdr::UserAgent),
+    (b"min-expires", Hdr::MinExpires),
+    (b"unsupported", Hdr::Unsupported),
+    (b"max-forwards", Hdr::MaxForwards),
+    (b"content-type", Hdr::ContentType),
+    (b"record-route", Hdr::RecordRoute),
+    (b"authorization", Hdr::Authorization),
+    (b"proxy-require", Hdr::ProxyRequire),
+    (b"content-length", Hdr::ContentLength),
+    (b"proxy-authorization", Hdr::ProxyAuthorization),
+];
+
 /// Why a header value did not parse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeaderError {
@@ -1186,6 +1227,22 @@ mod tests {
 
     fn l() -> UriLimits {
         UriLimits::default()
+    }
+
+    /// `classify` knows every name of `KNOWN_NAMES`, in any case, and every kind but `Other`
+    /// has a name there.
+    #[test]
+    fn classify_agrees_with_known_names() {
+        for (name, kind) in KNOWN_NAMES {
+            assert_eq!(classify(name), kind, "{:?}", String::from_utf8_lossy(name));
+            assert_eq!(classify(&name.to_ascii_uppercase()), kind);
+        }
+        for k in 0..Hdr::Other as u8 {
+            assert!(
+                KNOWN_NAMES.iter().any(|&(_, h)| h as u8 == k),
+                "kind {k} has no name"
+            );
+        }
     }
 
     #[test]

@@ -639,7 +639,7 @@ fn classify_elsewhere(name: &[u8]) -> Hdr {
 /// The table slot of a name of `len` bytes whose first four bytes are `head` (little
 /// endian; the second is its colon for a one-letter name): the first two bytes folded to
 /// lower case with the length above them, then the top bits of a multiplicative hash, found
-/// by search to put each name of [`BLOCK_NAMES`] in a slot of its own.
+/// by search to put each name of [`header::KNOWN_NAMES`] that fits a block in a slot of its own.
 #[inline(always)]
 const fn name_slot(head: u32, len: usize) -> usize {
     let w = (head & 0xffff) | 0x2020 | (len as u32) << 16;
@@ -649,45 +649,11 @@ const fn name_slot(head: u32, len: usize) -> usize {
 const NAME_SLOT_BITS: u32 = 6;
 const NAME_SLOT_COUNT: usize = 1 << NAME_SLOT_BITS;
 
-/// The names [`classify_in_block`] knows, lower case, with their kinds: every name of
-/// `header::classify` that fits in a block with its colon (a unit test checks that the two agree).
-const BLOCK_NAMES: [(&[u8], Hdr); 35] = [
-    (b"i", Hdr::CallId),
-    (b"m", Hdr::Contact),
-    (b"l", Hdr::ContentLength),
-    (b"c", Hdr::ContentType),
-    (b"f", Hdr::From),
-    (b"s", Hdr::Subject),
-    (b"k", Hdr::Supported),
-    (b"t", Hdr::To),
-    (b"v", Hdr::Via),
-    (b"o", Hdr::Event),
-    (b"to", Hdr::To),
-    (b"via", Hdr::Via),
-    (b"from", Hdr::From),
-    (b"cseq", Hdr::CSeq),
-    (b"path", Hdr::Path),
-    (b"date", Hdr::Date),
-    (b"allow", Hdr::Allow),
-    (b"route", Hdr::Route),
-    (b"event", Hdr::Event),
-    (b"accept", Hdr::Accept),
-    (b"call-id", Hdr::CallId),
-    (b"contact", Hdr::Contact),
-    (b"expires", Hdr::Expires),
-    (b"require", Hdr::Require),
-    (b"subject", Hdr::Subject),
-    (b"supported", Hdr::Supported),
-    (b"user-agent", Hdr::UserAgent),
-    (b"min-expires", Hdr::MinExpires),
-    (b"unsupported", Hdr::Unsupported),
-    (b"max-forwards", Hdr::MaxForwards),
-    (b"content-type", Hdr::ContentType),
-    (b"record-route", Hdr::RecordRoute),
-    (b"authorization", Hdr::Authorization),
-    (b"proxy-require", Hdr::ProxyRequire),
-    (b"content-length", Hdr::ContentLength),
-];
+/// The names [`classify_in_block`] knows: those of [`header::KNOWN_NAMES`] that fit in a
+/// block with their colon (shorter than 16 bytes).
+const fn block_name(name: &[u8]) -> bool {
+    name.len() < 16
+}
 
 /// One slot of [`NAME_SLOTS`]: the name and its colon, and the bits that fold case (32
 /// bytes, so that a slot's address is a shift of its index; the kinds are in [`NAME_KINDS`]).
@@ -706,9 +672,12 @@ static NAME_SLOTS: [NameSlot; NAME_SLOT_COUNT] = {
     };
     let mut slots = [EMPTY; NAME_SLOT_COUNT];
     let mut i = 0;
-    while i < BLOCK_NAMES.len() {
-        let (name, _) = BLOCK_NAMES[i];
-        assert!(name.len() < 16);
+    while i < header::KNOWN_NAMES.len() {
+        let (name, _) = header::KNOWN_NAMES[i];
+        i += 1;
+        if !block_name(name) {
+            continue;
+        }
         let slot = &mut slots[name_slot(name_head(name), name.len())];
         assert!(
             slot.pattern[0] == 0,
@@ -721,7 +690,6 @@ static NAME_SLOTS: [NameSlot; NAME_SLOT_COUNT] = {
             j += 1;
         }
         slot.pattern[name.len()] = b':';
-        i += 1;
     }
     slots
 };
@@ -730,9 +698,11 @@ static NAME_SLOTS: [NameSlot; NAME_SLOT_COUNT] = {
 static NAME_KINDS: [Hdr; NAME_SLOT_COUNT] = {
     let mut kinds = [Hdr::Other; NAME_SLOT_COUNT];
     let mut i = 0;
-    while i < BLOCK_NAMES.len() {
-        let (name, kind) = BLOCK_NAMES[i];
-        kinds[name_slot(name_head(name), name.len())] = kind;
+    while i < header::KNOWN_NAMES.len() {
+        let (name, kind) = header::KNOWN_NAMES[i];
+        if block_name(name) {
+            kinds[name_slot(name_head(name), name.len())] = kind;
+        }
         i += 1;
     }
     kinds
@@ -1094,7 +1064,10 @@ mod tests {
                 String::from_utf8_lossy(name)
             );
         };
-        for (name, kind) in BLOCK_NAMES {
+        for (name, kind) in header::KNOWN_NAMES
+            .into_iter()
+            .filter(|(n, _)| block_name(n))
+        {
             assert_eq!(header::classify(name), kind);
             check(name);
             check(&name.to_ascii_uppercase());

@@ -3,11 +3,19 @@
 //! template (as bench/handle.rs does) so that request building costs next to nothing.
 //! `valgrind --tool=callgrind target/release/examples/refresh_loop`, then
 //! `callgrind_annotate --inclusive=yes`: instructions per request = count / requests.
+//! `refresh_loop AORS ROUNDS` changes the defaults (10000, 10); `refresh_loop 10000 0` only
+//! inserts, which profiles new registrations.
 
 use registrar::registrar::{Config, Millis, Registrar, Source, Transport, UnixTime};
 
 const AORS: u32 = 10_000;
 const ROUNDS: u32 = 10;
+
+fn arg(i: usize, default: u32) -> u32 {
+    std::env::args()
+        .nth(i)
+        .map_or(default, |a| a.parse().expect("a number"))
+}
 
 const TEMPLATE: &[u8] = include_bytes!("../tests/data/refresh-template.sip");
 
@@ -21,6 +29,7 @@ fn digits<const N: usize>(mut n: u32) -> [u8; N] {
 }
 
 fn main() {
+    let (aors, rounds) = (arg(1, AORS), arg(2, ROUNDS));
     let src = Source {
         addr: "10.0.0.1:5060".parse().unwrap(),
         transport: Transport::Udp,
@@ -46,9 +55,9 @@ fn main() {
         .collect();
     let cseq_at = find(b"0000000001")[0];
     let mut n = 0u64;
-    for round in 0..=ROUNDS {
+    for round in 0..=rounds {
         msg[cseq_at..cseq_at + 10].copy_from_slice(&digits::<10>(round + 1));
-        for user in 0..AORS {
+        for user in 0..aors {
             let u = digits::<7>(user);
             for &at in &users {
                 msg[at..at + 7].copy_from_slice(&u);

@@ -16,17 +16,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 COLORS = {"responder": "#9e9e9e", "kamailio-qm": "#ff9896", "kamailio": "#d62728",
-          "registrar-batched": "#aec7e8", "registrar": "#1f77b4"}
+          "registrar-glommio": "#aec7e8", "registrar": "#1f77b4"}
 LABELS = {"responder": "stateless responder (kernel limit)",
           "kamailio-qm": "Kamailio 5.6, Debian default allocator (qm)",
           "kamailio": "Kamailio 5.6, fast allocator (fm)",
-          "registrar-batched": "registrar, batched backend (1 shard)",
-          "registrar": "registrar, glommio backend = default (1 shard)"}
+          "registrar-glommio": "registrar, glommio backend (1 shard)",
+          "registrar": "registrar, batched backend = default (1 shard)"}
 
 
 def main(src, dst):
     r = json.load(open(src))
-    servers = ["responder", "kamailio-qm", "kamailio", "registrar-batched", "registrar"]
+    servers = ["responder", "kamailio-qm", "kamailio", "registrar-glommio", "registrar"]
     rows = [x for x in r["fixed_rate"] if x.get("tool") == "sipp"] + \
         [x for x in r["auth"] if "per_cpu_s" in x]
     workloads = []

@@ -145,6 +145,11 @@ struct RunArgs {
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
+    /// Process id of the target server (repeat for several processes): its CPU time over the
+    /// measured phase only (not the preparation) is reported as `server_cpu_s`, with the
+    /// REGISTERs answered per server CPU-second (`ok_per_server_cpu_s`). Same host only.
+    #[arg(long = "server-pid", value_name = "PID")]
+    server_pids: Vec<u32>,
 }
 
 /// What the responder and the echo server share: placement, run time and the summary file.
@@ -268,6 +273,8 @@ fn main() {
 }
 
 fn run(a: RunArgs) -> Result<(), String> {
+    // A wrong --server-pid fails now, not after the preparation.
+    server_cpu(&a.server_pids)?;
     if a.rate.is_none() && !a.max {
         return Err("give --rate R or --max".into());
     }
@@ -395,6 +402,7 @@ fn run(a: RunArgs) -> Result<(), String> {
             let _ = ok;
         }
     }
+    let server_cpu0 = server_cpu(&a.server_pids)?;
     let cpu_measured0 = sys::process_cpu_s();
     let go = sys::mono_ns();
     shared.go_ns.store(go, Relaxed);
@@ -468,7 +476,17 @@ fn run(a: RunArgs) -> Result<(), String> {
     }
     let cpu_total = sys::process_cpu_s() - cpu_start;
     let cpu_measured = sys::process_cpu_s() - cpu_measured0;
-    report(&a, &cfg, &results, cpu_total, cpu_measured, prep_t0, go)
+    let server_cpu_s = if a.server_pids.is_empty() {
+        None
+    } else {
+        Some(server_cpu(&a.server_pids)? - server_cpu0)
+    };
+    let cpu = Cpu {
+        total: cpu_total,
+        measured: cpu_measured,
+        server: server_cpu_s,
+    };
+    report(&a, &cfg, &results, cpu, prep_t0, go)
 }
 
 fn pct(h: &hdrhistogram::Histogram<u64>, q: f64) -> u64 {
@@ -479,12 +497,26 @@ fn pct(h: &hdrhistogram::Histogram<u64>, q: f64) -> u64 {
     }
 }
 
+/// On-CPU seconds so far of the processes named with `--server-pid`.
+fn server_cpu(pids: &[u32]) -> Result<f64, String> {
+    pids.iter()
+        .map(|&p| sys::pid_cpu_s(p).map_err(|e| format!("--server-pid {p}: {e}")))
+        .sum()
+}
+
+/// CPU seconds of a run: the load generator's over the whole run and over the measured phase,
+/// and the server's (`--server-pid`) over the measured phase.
+struct Cpu {
+    total: f64,
+    measured: f64,
+    server: Option<f64>,
+}
+
 fn report(
     a: &RunArgs,
     cfg: &RunCfg,
     results: &[WorkerResult],
-    cpu_total: f64,
-    cpu_measured: f64,
+    cpu: Cpu,
     prep_t0: u64,
     go: u64,
 ) -> Result<(), String> {
@@ -550,8 +582,12 @@ fn report(
         pct(h, 0.99),
         pct(h, 0.999),
         h.max(),
-        cpu_measured
+        cpu.measured
     );
+    let per_server_cpu_s = cpu.server.filter(|&s| s > 0.0).map(|s| m.ok as f64 / s);
+    if let (Some(s), Some(per)) = (cpu.server, per_server_cpu_s) {
+        eprintln!("  server CPU {s:.3} s: {per:.0} ok per server CPU-second");
+    }
     if m.challenges > 0 {
         eprintln!("  digest challenges answered: {}", m.challenges);
     }
@@ -595,8 +631,10 @@ fn report(
                 "max": h.max(),
                 "mean": if h.is_empty() { 0.0 } else { h.mean() },
             },
-            "loadgen_cpu_s": cpu_measured,
-            "loadgen_cpu_total_s": cpu_total,
+            "loadgen_cpu_s": cpu.measured,
+            "loadgen_cpu_total_s": cpu.total,
+            "server_cpu_s": cpu.server,
+            "ok_per_server_cpu_s": per_server_cpu_s,
             "thread_busy_pct": thread_busy,
             "saturated": saturated,
             "saturation_reasons": reasons,

@@ -58,6 +58,31 @@ pub fn process_cpu_s() -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// On-CPU seconds of every thread of process `pid` so far: the sum of the first field
+/// (nanoseconds run) of `/proc/PID/task/*/schedstat`, which the scheduler keeps exactly
+/// (utime/stime are sampled per tick). Threads that already exited are not counted.
+pub fn pid_cpu_s(pid: u32) -> io::Result<f64> {
+    let mut ns: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let path = task?.path().join("schedstat");
+        // A thread may exit between the listing and the read.
+        let Ok(s) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let run = s
+            .split_whitespace()
+            .next()
+            .and_then(|f| f.parse::<u64>().ok());
+        ns += run.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {s:?}", path.display()),
+            )
+        })?;
+    }
+    Ok(ns as f64 / 1e9)
+}
+
 /// Lowers the timer slack of the calling thread so that short sleeps are precise.
 pub fn set_timer_slack_ns(ns: u64) {
     // SAFETY: PR_SET_TIMERSLACK takes an unsigned long value and no pointers.

@@ -144,6 +144,64 @@ fn udp_against_responder_and_json_fields() {
 }
 
 #[test]
+fn server_pid_reports_the_servers_cpu_over_the_measured_phase() {
+    let (r, addr) = responder(&[]);
+    let pid = r.0.id().to_string();
+    let v = run(
+        "server-pid",
+        &addr,
+        &[
+            "--scenario",
+            "refresh",
+            "--users",
+            "500",
+            "--max",
+            "--requests",
+            "20000",
+            "--server-pid",
+            &pid,
+        ],
+    );
+    assert_all_ok(&v, Some(20000));
+    let cpu = v["server_cpu_s"].as_f64().expect("server_cpu_s");
+    assert!(
+        cpu > 0.0,
+        "the responder answered 20000 requests in no CPU time: {v}"
+    );
+    let per = v["ok_per_server_cpu_s"]
+        .as_f64()
+        .expect("ok_per_server_cpu_s");
+    assert!((per * cpu - 20000.0).abs() < 1.0, "{v}");
+    // Without --server-pid the fields are null.
+    let v = run(
+        "no-server-pid",
+        &addr,
+        &["--scenario", "register", "--max", "--requests", "10"],
+    );
+    assert!(
+        v["server_cpu_s"].is_null() && v["ok_per_server_cpu_s"].is_null(),
+        "{v}"
+    );
+    // A process that does not exist is an error that names the option.
+    let out = Command::new(LOADGEN)
+        .args([
+            "run",
+            "--target",
+            &addr,
+            "--quiet",
+            "--max",
+            "--requests",
+            "10",
+        ])
+        .args(["--server-pid", "999999999"])
+        .output()
+        .expect("run loadgen");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--server-pid 999999999"), "{err}");
+}
+
+#[test]
 fn tcp_against_responder() {
     let (_r, addr) = responder(&[]);
     let v = run(

@@ -71,8 +71,8 @@ pub struct Cli {
     pub data_dir: Option<PathBuf>,
 
     /// Shard runtime: `glommio` (pinned glommio executors) or `batched` (pinned threads,
-    /// epoll). Both batch datagrams with recvmmsg/sendmmsg. Default: glommio (batched when
-    /// io_uring is not available).
+    /// epoll). Both batch datagrams with recvmmsg/sendmmsg. Default: batched (less CPU per
+    /// REGISTER below saturation; docs/performance.md).
     #[arg(long, value_name = "BACKEND")]
     pub backend: Option<String>,
 

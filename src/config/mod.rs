@@ -124,13 +124,16 @@ pub struct Tcp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// One pinned OS thread per shard: epoll (mio), crossbeam queues between shards. Needs
-    /// neither io_uring nor locked memory.
+    /// neither io_uring nor locked memory. The default: it costs half the server CPU per
+    /// REGISTER of `glommio` when requests arrive evenly spread, less at SIPp's fixed rates,
+    /// and about the same at saturation (docs/performance.md).
     Batched,
     /// One glommio executor per shard (io_uring reactor), glommio's channel mesh between
-    /// shards. The default: the card's runtime, and `batched` is not measurably faster
-    /// (docs/performance.md). Where glommio cannot start (io_uring disabled, e.g. by Docker's
-    /// default seccomp profile, or too little locked memory) the appliance logs a warning and
-    /// runs `batched`.
+    /// shards: the card's runtime. Each wake-up of a parked executor costs several
+    /// `io_uring_enter` calls and a `membarrier`, which makes it the dearer one below
+    /// saturation. Where glommio cannot start (io_uring disabled, e.g. by Docker's default
+    /// seccomp profile, or too little locked memory) the appliance logs a warning and runs
+    /// `batched`.
     Glommio,
 }
 
@@ -522,7 +525,7 @@ impl AppConfig {
         let u = &f.tuning;
         let tuning = Tuning {
             backend: match &u.backend {
-                None => Backend::Glommio,
+                None => Backend::Batched,
                 Some(b) => b
                     .parse()
                     .map_err(|e: String| ConfigError::new("tuning.backend", e))?,

@@ -34,9 +34,47 @@ impl std::fmt::Display for BindError {
 
 impl std::error::Error for BindError {}
 
+/// What [`BindError::step`] says when another process already listens on the address.
+pub const IN_USE: &str = "already in use by another process (a second registrar on the same \
+     address would silently take a share of the requests)";
+
+/// Fails when some other socket is bound to `listen` already. The shards' sockets share their
+/// port with SO_REUSEPORT, which would let a second registrar (or any process of the same user
+/// that sets it) bind beside a running one and take a share of its requests, with AoRs split
+/// between two tables; a probe socket bound without SO_REUSEPORT gets `EADDRINUSE` instead.
+fn probe_free(listen: Listen) -> Result<(), BindError> {
+    let err = |step| {
+        move |error| BindError {
+            listen,
+            step,
+            error,
+        }
+    };
+    let addr = listen.addr;
+    let (ty, proto) = match listen.transport {
+        ListenTransport::Udp => (Type::DGRAM, Protocol::UDP),
+        ListenTransport::Tcp => (Type::STREAM, Protocol::TCP),
+    };
+    let s = Socket::new(Domain::for_address(addr), ty, Some(proto)).map_err(err("socket"))?;
+    if listen.transport == ListenTransport::Tcp {
+        // Lets a restart bind while old connections linger in TIME_WAIT; a listening socket
+        // still conflicts.
+        s.set_reuse_address(true).map_err(err("SO_REUSEADDR"))?;
+    }
+    if addr.is_ipv6() {
+        s.set_only_v6(true).map_err(err("IPV6_V6ONLY"))?;
+    }
+    match s.bind(&addr.into()) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(err(IN_USE)(e)),
+        Err(e) => Err(err("bind")(e)),
+        Ok(()) => Ok(()),
+    }
+}
+
 /// Binds `shards` sockets per listening address, all to the same address and port with
 /// SO_REUSEPORT, so the kernel spreads packets (UDP) and connections (TCP) over the shards by
-/// 4-tuple. Port 0 is resolved by the first socket; the others bind to the port it got.
+/// 4-tuple. Port 0 is resolved by the first socket; the others bind to the port it got. A
+/// fixed port that another process holds already is an error ([`IN_USE`]), not a share.
 pub fn bind_all(cfg: &AppConfig) -> Result<(Vec<ShardSockets>, Vec<Listen>), BindError> {
     let shards = cfg.server.shards;
     let mut per_shard: Vec<ShardSockets> = (0..shards)
@@ -47,6 +85,9 @@ pub fn bind_all(cfg: &AppConfig) -> Result<(Vec<ShardSockets>, Vec<Listen>), Bin
         .collect();
     let mut bound = Vec::new();
     for &listen in &cfg.server.listen {
+        if listen.addr.port() != 0 {
+            probe_free(listen)?;
+        }
         let mut addr = listen.addr;
         for shard in per_shard.iter_mut() {
             let err = |step| {
@@ -129,4 +170,62 @@ pub fn dup_stream(stream: &glommio::net::TcpStream) -> std::io::Result<glommio::
     // are used one for reading, one for writing, which the socket allows concurrently. Called
     // on the executor thread that owns `stream`.
     Ok(unsafe { glommio::net::TcpStream::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str, shards: usize) -> AppConfig {
+        AppConfig::from_toml(&format!(
+            "[server]\nlisten = [\"{listen}\"]\nshards = {shards}\npin = false\n"
+        ))
+        .unwrap()
+    }
+
+    /// A port held by some other socket, as a registrar's shards hold it (SO_REUSEPORT).
+    fn held(ty: Type, proto: Protocol) -> (Socket, u16) {
+        let s = Socket::new(Domain::IPV4, ty, Some(proto)).unwrap();
+        s.set_reuse_port(true).unwrap();
+        s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        if ty == Type::STREAM {
+            s.listen(16).unwrap();
+        }
+        let port = s.local_addr().unwrap().as_socket().unwrap().port();
+        (s, port)
+    }
+
+    #[test]
+    fn a_udp_port_another_process_listens_on_is_refused_not_shared() {
+        let (_other, port) = held(Type::DGRAM, Protocol::UDP);
+        let e = bind_all(&config(&format!("udp:127.0.0.1:{port}"), 2))
+            .err()
+            .unwrap();
+        assert_eq!(e.step, IN_USE);
+        assert!(e.to_string().contains("already in use"), "{e}");
+        assert!(
+            e.to_string().starts_with("server.listen: udp:127.0.0.1:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_tcp_port_another_process_listens_on_is_refused_not_shared() {
+        let (_other, port) = held(Type::STREAM, Protocol::TCP);
+        let e = bind_all(&config(&format!("tcp:127.0.0.1:{port}"), 2))
+            .err()
+            .unwrap();
+        assert_eq!(e.step, IN_USE);
+    }
+
+    #[test]
+    fn a_free_port_is_shared_by_every_shard() {
+        let (other, port) = held(Type::DGRAM, Protocol::UDP);
+        drop(other);
+        let (socks, bound) = bind_all(&config(&format!("udp:127.0.0.1:{port}"), 3)).unwrap();
+        assert_eq!(socks.len(), 3);
+        assert!(socks.iter().all(|s| s.udp[0].0.port() == port));
+        assert_eq!(bound[0].addr.port(), port);
+    }
 }

@@ -320,6 +320,32 @@ fn bad_settings_stop_start_up_with_one_line_naming_the_key() {
     assert!(start_error(&["--config", "/nonexistent/registrar.toml"]).contains("--config"));
 }
 
+/// `tuning.lock_memory`: the server starts, says whether it could lock its memory, and when
+/// it could, the kernel shows the pages locked.
+#[test]
+fn lock_memory_locks_the_process_pages_or_warns_and_runs() {
+    let path = std::env::temp_dir().join(format!("registrar-lock-{}.toml", std::process::id()));
+    std::fs::write(&path, "[tuning]\nlock_memory = true\n").unwrap();
+    let server = Server::start(1, &["--config", path.to_str().unwrap()]);
+    let ua = UdpUa::new(server.udp);
+    let r = ua.send(&register("alice").contact("<sip:alice@127.0.0.1:7000>"));
+    assert_eq!(r.code, 200, "{}", r.raw);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let locked_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmLck in /proc/PID/status");
+    let (_, log) = server.stop();
+    let _ = std::fs::remove_file(&path);
+    let said = |what: &str| log.iter().any(|l| l.contains(what));
+    if said("every page is locked in memory") {
+        assert!(locked_kib > 0, "locked, yet VmLck is 0: {log:#?}");
+    } else {
+        assert!(said("cannot lock the process's memory"), "{log:#?}");
+    }
+}
+
 #[test]
 fn help_documents_every_option_and_its_default() {
     let out = Command::new(binary()).arg("--help").output().unwrap();

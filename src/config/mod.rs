@@ -159,6 +159,12 @@ pub struct Tuning {
     pub spin_before_park_us: u64,
     pub io_memory_kib: usize,
     pub tcp_backlog: i32,
+    /// `mlockall(MCL_CURRENT | MCL_FUTURE)` at start-up: every page is faulted in when it is
+    /// mapped and never swapped, so a registration storm does not stall on first-touch page
+    /// faults (Kamailio's `mlock_pages`). Costs resident memory from the start (the
+    /// allocator's arena reservation, about 1 GiB) and needs CAP_IPC_LOCK or a large enough
+    /// `ulimit -l`.
+    pub lock_memory: bool,
 }
 
 // ---- the file's shape (every field optional: defaults live in `AppConfig::build`) ----
@@ -262,6 +268,7 @@ struct FileTuning {
     spin_before_park_us: Option<i64>,
     io_memory_kib: Option<i64>,
     tcp_backlog: Option<i64>,
+    lock_memory: Option<bool>,
 }
 
 /// Default listening addresses: loopback, the standard SIP port, both transports.
@@ -548,6 +555,7 @@ impl AppConfig {
             )?,
             spin_before_park_us: nonneg(u.spin_before_park_us, 0, "tuning.spin_before_park_us")?,
             io_memory_kib: positive(u.io_memory_kib, 256, "tuning.io_memory_kib")?,
+            lock_memory: u.lock_memory.unwrap_or(false),
             tcp_backlog: positive(u.tcp_backlog, 1024, "tuning.tcp_backlog")?.min(65535) as i32,
         };
 

@@ -215,6 +215,17 @@ pub fn run(
     let router = Router::new(n);
     let cfg = Arc::new(cfg);
     let epoch = Instant::now();
+    if cfg.tuning.lock_memory {
+        match lock_memory() {
+            Ok(()) => info!("tuning.lock_memory: every page is locked in memory"),
+            Err(e) => warn!(
+                error = %e,
+                "tuning.lock_memory: cannot lock the process's memory (needs CAP_IPC_LOCK or \
+                 a larger `ulimit -l`, e.g. LimitMEMLOCK=infinity under systemd); running \
+                 without it"
+            ),
+        }
+    }
     let mut backend = cfg.tuning.backend;
     if backend == Backend::Glommio {
         if let Err(e) = glommio_available(cfg.tuning.io_memory_kib << 10) {
@@ -289,6 +300,17 @@ pub fn run(
         }
     }
     Ok(reports)
+}
+
+/// Locks every page the process has and will map into memory (`tuning.lock_memory`).
+#[allow(unsafe_code)]
+fn lock_memory() -> std::io::Result<()> {
+    // SAFETY: mlockall takes flags only and touches no memory of ours.
+    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Whether a glommio executor can be made on this machine (io_uring allowed, enough locked

@@ -49,6 +49,10 @@ pub fn pin_args(shards: usize) -> Vec<String> {
 
 impl Server {
     /// Starts the binary with `--shards N` on ephemeral UDP and TCP ports plus `args`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start(shards: usize, args: &[&str]) -> Server {
         let mut cmd = Command::new(binary());
         cmd.args([

@@ -43,32 +43,39 @@ pub const IN_USE: &str = "already in use by another process (a second registrar 
 /// that sets it) bind beside a running one and take a share of its requests, with AoRs split
 /// between two tables; a probe socket bound without SO_REUSEPORT gets `EADDRINUSE` instead.
 fn probe_free(listen: Listen) -> Result<(), BindError> {
-    let err = |step| {
-        move |error| BindError {
-            listen,
-            step,
-            error,
-        }
-    };
-    let addr = listen.addr;
+    let s = new_socket(listen, listen.addr)?;
+    match s.bind(&listen.addr.into()) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(bind_error(listen, IN_USE)(e)),
+        Err(e) => Err(bind_error(listen, "bind")(e)),
+        Ok(()) => Ok(()),
+    }
+}
+
+fn bind_error(listen: Listen, step: &'static str) -> impl Fn(std::io::Error) -> BindError {
+    move |error| BindError {
+        listen,
+        step,
+        error,
+    }
+}
+
+/// A socket of `listen`'s transport for `addr`, not yet bound: IPv6 only for an IPv6
+/// address; TCP with SO_REUSEADDR (a restart binds while old connections linger in
+/// TIME_WAIT; a listening socket still conflicts).
+fn new_socket(listen: Listen, addr: SocketAddr) -> Result<Socket, BindError> {
+    let err = |step| bind_error(listen, step);
     let (ty, proto) = match listen.transport {
         ListenTransport::Udp => (Type::DGRAM, Protocol::UDP),
         ListenTransport::Tcp => (Type::STREAM, Protocol::TCP),
     };
     let s = Socket::new(Domain::for_address(addr), ty, Some(proto)).map_err(err("socket"))?;
     if listen.transport == ListenTransport::Tcp {
-        // Lets a restart bind while old connections linger in TIME_WAIT; a listening socket
-        // still conflicts.
         s.set_reuse_address(true).map_err(err("SO_REUSEADDR"))?;
     }
     if addr.is_ipv6() {
         s.set_only_v6(true).map_err(err("IPV6_V6ONLY"))?;
     }
-    match s.bind(&addr.into()) {
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(err(IN_USE)(e)),
-        Err(e) => Err(err("bind")(e)),
-        Ok(()) => Ok(()),
-    }
+    Ok(s)
 }
 
 /// Binds `shards` sockets per listening address, all to the same address and port with
@@ -90,26 +97,9 @@ pub fn bind_all(cfg: &AppConfig) -> Result<(Vec<ShardSockets>, Vec<Listen>), Bin
         }
         let mut addr = listen.addr;
         for shard in per_shard.iter_mut() {
-            let err = |step| {
-                move |error| BindError {
-                    listen,
-                    step,
-                    error,
-                }
-            };
-            let domain = Domain::for_address(addr);
-            let (ty, proto) = match listen.transport {
-                ListenTransport::Udp => (Type::DGRAM, Protocol::UDP),
-                ListenTransport::Tcp => (Type::STREAM, Protocol::TCP),
-            };
-            let s = Socket::new(domain, ty, Some(proto)).map_err(err("socket"))?;
+            let err = |step| bind_error(listen, step);
+            let s = new_socket(listen, addr)?;
             s.set_reuse_port(true).map_err(err("SO_REUSEPORT"))?;
-            if listen.transport == ListenTransport::Tcp {
-                s.set_reuse_address(true).map_err(err("SO_REUSEADDR"))?;
-            }
-            if addr.is_ipv6() {
-                s.set_only_v6(true).map_err(err("IPV6_V6ONLY"))?;
-            }
             // The kernel caps these at net.core.{r,w}mem_max (tuning/kernel.sh raises them);
             // a capped value is not an error.
             let _ = s.set_recv_buffer_size(cfg.tuning.socket_recv_buffer);

@@ -154,6 +154,19 @@ impl Binding {
         self.source = source.into();
     }
 
+    /// Where the REGISTER came from, as stored: address family (4 or 6), the address
+    /// (an IPv4 one in the first four bytes, the rest zero) and the port.
+    pub fn source_parts(&self) -> (u8, [u8; 16], u16) {
+        let a = self.source;
+        (if a.v4 { 4 } else { 6 }, a.ip, a.port)
+    }
+
+    /// The binding's strings back to back: [`uri`](Self::uri), [`params`](Self::params),
+    /// [`call_id`](Self::call_id) and [`path`](Self::path), in that order.
+    pub fn text(&self) -> &[u8] {
+        &self.text
+    }
+
     /// The contact URI as registered.
     pub fn uri(&self) -> &[u8] {
         &self.text[..usize::from(self.uri_len)]

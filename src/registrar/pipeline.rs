@@ -313,6 +313,80 @@ pub(super) fn canonical_aor(uri: &Uri<'_>, case: UserCase, out: &mut Vec<u8>) ->
     true
 }
 
+/// The canonical AoR of `uri` (what [`canonical_aor`] writes) as a slice of the URI's own
+/// text, when that text already is canonical: `user@host` (or `host`) written contiguously,
+/// no escape in the user part, nothing to lower-case (in the user part only when `case` folds
+/// it) and no trailing dot on a host name to drop. Nearly every REGISTER's To URI is, and then
+/// the key is borrowed instead of built. `None` means "build it": never a different key.
+pub(super) fn canonical_aor_in_place<'b>(uri: &Uri<'b>, case: UserCase) -> Option<&'b [u8]> {
+    let host_raw = match uri.host? {
+        // A trailing dot is dropped by the canonical form.
+        Host::Name(n) if n.last() == Some(&b'.') => return None,
+        Host::Name(n) => n,
+        _ => uri.host_raw,
+    };
+    let raw = uri.raw;
+    // Offsets into `raw`, confirmed below by comparing addresses: a slice of `raw` at that
+    // offset is then the very same bytes.
+    let offset = |s: &[u8]| (s.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+    let host_at = offset(host_raw);
+    let host = raw.get(host_at..host_at.checked_add(host_raw.len())?)?;
+    if !std::ptr::eq(host, host_raw) || has_in_range(host, b'A', b'Z') {
+        return None;
+    }
+    let Some(user) = uri.user else {
+        return Some(host);
+    };
+    // `user@host` with nothing between (a password sits between them).
+    let user_at = offset(user);
+    let at = user_at.checked_add(user.len())?;
+    if at.checked_add(1) != Some(host_at) || raw.get(at) != Some(&b'@') {
+        return None;
+    }
+    let user_in_raw = raw.get(user_at..at)?;
+    if !std::ptr::eq(user_in_raw, user)
+        || has_in_range(user, b'%', b'%')
+        || (case == UserCase::Insensitive && has_in_range(user, b'A', b'Z'))
+    {
+        return None;
+    }
+    raw.get(user_at..host_at + host.len())
+}
+
+/// True if a byte of `s` is in `lo..=hi` (`1 <= lo <= hi < 0x80`), eight bytes at a time:
+/// AoR parts are about ten bytes, where a search routine's set-up would cost more than the
+/// search.
+fn has_in_range(s: &[u8], lo: u8, hi: u8) -> bool {
+    debug_assert!(1 <= lo && lo <= hi && hi < 0x80);
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = ONES * 0x7f;
+    const HIGHS: u64 = ONES * 0x80;
+    // Bit 7 of each byte set where that byte is above `lo - 1` and below `hi + 1` (the
+    // "hasbetween" of Sean Anderson's bit hacks: exact for every byte, 0x80 and up included,
+    // because the high bit of the byte itself is masked out by `!x`).
+    let (m, n) = (u64::from(lo - 1), u64::from(hi + 1));
+    let between = |x: u64| {
+        let low = x & LOW7;
+        (ONES * (127 + n)).wrapping_sub(low) & !x & (low + ONES * (127 - m)) & HIGHS
+    };
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    if s.len() < 8 {
+        return s.iter().any(|&b| (lo..=hi).contains(&b));
+    }
+    // The last word overlaps the others when the length is not a multiple of eight.
+    let mut found = between(word(s.len() - 8));
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        found |= between(word(i));
+        i += 8;
+    }
+    found != 0
+}
+
 /// Longest AoR key [`aor_hint`] builds.
 pub(super) const HINT_BYTES: usize = 128;
 
@@ -462,6 +536,11 @@ fn register<A: Authorizer>(
     // Step 2 (Require) was checked for every method in `dispatch`.
 
     // Step 5 (prepared before 3/4, which authorise for this AoR).
+    if req.to.uri.is_sip() {
+        if let Some(aor) = canonical_aor_in_place(&req.to.uri, r.config.user_case) {
+            return register_for_aor(r, cx, now, wall, req, aor, true, out);
+        }
+    }
     let mut aor = std::mem::take(&mut r.scratch.aor);
     let aor_ok = req.to.uri.is_sip() && canonical_aor(&req.to.uri, r.config.user_case, &mut aor);
     let outcome = register_for_aor(r, cx, now, wall, req, &aor, aor_ok, out);
@@ -1368,6 +1447,115 @@ mod tests {
         }
     }
 
+    /// The borrowed AoR is, whenever there is one, exactly the key `canonical_aor` builds; and
+    /// the usual canonical To URIs do borrow.
+    #[test]
+    fn aor_in_place_is_the_canonical_aor() {
+        let uris: &[(&str, [bool; 2])] = &[
+            // (URI, borrowed with [Sensitive, Insensitive])
+            ("sip:alice@example.com", [true, true]),
+            ("sip:alice@example.com:5060;transport=udp", [true, true]),
+            ("sips:alice@example.com?subject=x", [true, true]),
+            ("sip:Alice@example.com", [true, false]),
+            ("sip:alice@Example.com", [false, false]),
+            ("sip:alice@example.com.", [false, false]),
+            ("sip:al%69ce@example.com", [false, false]),
+            ("sip:alice:secret@example.com", [false, false]),
+            ("sip:example.com", [true, true]),
+            ("sip:EXAMPLE.com", [false, false]),
+            ("sip:alice@192.0.2.1:5060", [true, true]),
+            ("sip:alice@[2001:db8::1]", [true, true]),
+            ("sip:alice@[2001:DB8::1]", [false, false]),
+            (
+                "sip:+1-555;phone-context=x@example.com;user=phone",
+                [true, true],
+            ),
+            ("tel:+1-555", [false, false]),
+        ];
+        let limits = crate::sip::uri::UriLimits::default();
+        for &(text, borrows) in uris {
+            let uri = Uri::parse(text.as_bytes(), &limits).unwrap();
+            for (case, borrows) in [UserCase::Sensitive, UserCase::Insensitive]
+                .into_iter()
+                .zip(borrows)
+            {
+                let in_place = canonical_aor_in_place(&uri, case);
+                assert_eq!(in_place.is_some(), borrows, "{text} {case:?}");
+                let mut built = Vec::new();
+                if let Some(key) = in_place {
+                    assert!(canonical_aor(&uri, case, &mut built));
+                    assert_eq!(key, &built[..], "{text} {case:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any URI that parses: a borrowed AoR is the built one.
+        #[test]
+        fn aor_in_place_agrees(
+            user in "[a-zA-Z0-9%.+-]{0,12}",
+            password in proptest::option::of("[a-z]{1,4}"),
+            host in "[a-zA-Z0-9.-]{1,12}|\\[[0-9a-fA-F:]{2,12}\\]|[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
+            port in proptest::option::of(0u16..9999),
+            insensitive in proptest::bool::ANY,
+        ) {
+            let mut text = String::from("sip:");
+            if !user.is_empty() {
+                text.push_str(&user);
+                if let Some(p) = &password {
+                    text.push(':');
+                    text.push_str(p);
+                }
+                text.push('@');
+            }
+            text.push_str(&host);
+            if let Some(p) = port {
+                text.push_str(&format!(":{p}"));
+            }
+            let case = if insensitive { UserCase::Insensitive } else { UserCase::Sensitive };
+            if let Ok(uri) = Uri::parse(text.as_bytes(), &Default::default()) {
+                let mut built = Vec::new();
+                let ok = canonical_aor(&uri, case, &mut built);
+                if let Some(key) = canonical_aor_in_place(&uri, case) {
+                    proptest::prop_assert!(ok);
+                    proptest::prop_assert_eq!(key, &built[..], "{}", text);
+                }
+            }
+        }
+    }
+
+    /// `has_in_range` against the obvious byte test: every length up to 40, the byte at every
+    /// position, bytes at the range's edges and at 0x80 and above around it.
+    #[test]
+    fn in_range_scan_finds_every_byte() {
+        let ranges = [(b'A', b'Z'), (b'%', b'%'), (1, 0x7f)];
+        let probes = [
+            0u8, 1, b'$', b'%', b'&', b'@', b'A', b'M', b'Z', b'[', b'a', 0x7f, 0x80, 0xa5, 0xc1,
+            0xda, 0xdb, 0xff,
+        ];
+        for (lo, hi) in ranges {
+            for len in 0..=40 {
+                for filler in [b'a', 0x80 | b'A', 0xff] {
+                    let base = vec![filler; len];
+                    let expect = |s: &[u8]| s.iter().any(|b| (lo..=hi).contains(b));
+                    assert_eq!(has_in_range(&base, lo, hi), expect(&base));
+                    for at in 0..len {
+                        for &p in &probes {
+                            let mut s = base.clone();
+                            s[at] = p;
+                            assert_eq!(
+                                has_in_range(&s, lo, hi),
+                                expect(&s),
+                                "{lo:#x}..={hi:#x} len {len} at {at} byte {p:#x}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `handle_batch` answers exactly as `handle` on each message in turn: same outcomes,
     /// bytes, statistics and journal, for REGISTERs, refreshes, errors and other methods.
     #[test]
@@ -1459,17 +1647,35 @@ mod tests {
                 params_key: 0,
             })
         };
-        let stored: [&[u8]; 6] = [
+        let long = format!(";+sip.instance=\"<urn:{}>\"", "a".repeat(300));
+        let stored: [&[u8]; 12] = [
             b";+sip.instance=\"<urn:a>\";reg-id=1",
             b";+sip.instance=\"<urn:a>\"",
             b";+SIP.Instance=\"<urn:a>\"",
             b";reg-id=1;+sip.instance=\"<urn:a>\"",
             b";+sip.instance=\"<urn:a>x\"",
             b";x=1",
+            b";+sip.instance=\"<urn:\\\"a>\";reg-id=1",
+            b";+sip.instance=\"<urn:a\\\\>\"",
+            b";+sip.instance=\"\";reg-id=1",
+            b";+sip.instance=<urn:a>;reg-id=1",
+            b";+sip.instance=\"<urn:a>\";+sip.instance=\"<urn:b>\"",
+            long.as_bytes(),
         ];
+        let long_instance = format!("<urn:{}>", "a".repeat(300));
         for p in stored {
             let b = binding(p);
-            for i in [&b"<urn:a>"[..], b"<urn:a", b"<urn:a>x", b"", b"<urn:b>"] {
+            for i in [
+                &b"<urn:a>"[..],
+                b"<urn:a",
+                b"<urn:a>x",
+                b"",
+                b"<urn:b>",
+                b"<urn:\\\"a>",
+                b"<urn:a\\\\>",
+                b"<urn:a>\";reg-id=1",
+                long_instance.as_bytes(),
+            ] {
                 assert_eq!(
                     b.instance_is(i),
                     b.instance().map(|bi| bi == i),

@@ -516,11 +516,11 @@ impl BindingTable {
             self.free_slot(index);
             return;
         };
+        // The usual refresh moves the timer the slot has (the same entry, so `timer` stays).
         if let Some(t) = s.timer {
-            if self.wheel.deadline(t) == Some(earliest.0) {
+            if self.wheel.reschedule(t, earliest.0) {
                 return;
             }
-            self.wheel.cancel(t);
         }
         let r = AorRef {
             index,

@@ -7,6 +7,8 @@
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
+use smallvec::SmallVec;
+
 use super::bindings::{self, Binding, BindingParts, BindingTable, Q_NONE};
 use super::response::{self, begin, contact_line};
 use super::{
@@ -331,11 +333,11 @@ pub(super) fn canonical_aor_in_place<'b>(uri: &Uri<'b>, case: UserCase) -> Optio
     let offset = |s: &[u8]| (s.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
     let host_at = offset(host_raw);
     let host = raw.get(host_at..host_at.checked_add(host_raw.len())?)?;
-    if !std::ptr::eq(host, host_raw) || has_in_range(host, b'A', b'Z') {
+    if !std::ptr::eq(host, host_raw) {
         return None;
     }
     let Some(user) = uri.user else {
-        return Some(host);
+        return (!has_in_range(host, b'A', b'Z')).then_some(host);
     };
     // `user@host` with nothing between (a password sits between them).
     let user_at = offset(user);
@@ -344,13 +346,19 @@ pub(super) fn canonical_aor_in_place<'b>(uri: &Uri<'b>, case: UserCase) -> Optio
         return None;
     }
     let user_in_raw = raw.get(user_at..at)?;
-    if !std::ptr::eq(user_in_raw, user)
-        || has_in_range(user, b'%', b'%')
-        || (case == UserCase::Insensitive && has_in_range(user, b'A', b'Z'))
-    {
+    if !std::ptr::eq(user_in_raw, user) {
         return None;
     }
-    raw.get(user_at..host_at + host.len())
+    let key = raw.get(user_at..host_at + host.len())?;
+    // The usual key has neither upper case nor `%` anywhere: one pass. Otherwise each part
+    // is checked for what matters in it.
+    if !has_upper_or_percent(key) {
+        return Some(key);
+    }
+    let borrow = !has_in_range(host, b'A', b'Z')
+        && !has_in_range(user, b'%', b'%')
+        && (case == UserCase::Sensitive || !has_in_range(user, b'A', b'Z'));
+    borrow.then_some(key)
 }
 
 /// True if a byte of `s` is in `lo..=hi` (`1 <= lo <= hi < 0x80`), eight bytes at a time:
@@ -358,30 +366,49 @@ pub(super) fn canonical_aor_in_place<'b>(uri: &Uri<'b>, case: UserCase) -> Optio
 /// search.
 fn has_in_range(s: &[u8], lo: u8, hi: u8) -> bool {
     debug_assert!(1 <= lo && lo <= hi && hi < 0x80);
+    any_word(s, |x| between(x, lo, hi), |b| (lo..=hi).contains(&b))
+}
+
+/// True if `s` holds an ASCII upper-case letter or `%`: [`has_in_range`] for both at once.
+#[inline]
+fn has_upper_or_percent(s: &[u8]) -> bool {
+    any_word(
+        s,
+        |x| between(x, b'A', b'Z') | between(x, b'%', b'%'),
+        |b| b.is_ascii_uppercase() || b == b'%',
+    )
+}
+
+/// Bit 7 of each byte of `x` set where that byte is in `lo..=hi` (`1 <= lo <= hi < 0x80`):
+/// the "hasbetween" of Sean Anderson's bit hacks for `lo - 1 < b < hi + 1`, exact for every
+/// byte, 0x80 and up included, because the high bit of the byte itself is masked out by `!x`.
+#[inline(always)]
+fn between(x: u64, lo: u8, hi: u8) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOW7: u64 = ONES * 0x7f;
     const HIGHS: u64 = ONES * 0x80;
-    // Bit 7 of each byte set where that byte is above `lo - 1` and below `hi + 1` (the
-    // "hasbetween" of Sean Anderson's bit hacks: exact for every byte, 0x80 and up included,
-    // because the high bit of the byte itself is masked out by `!x`).
     let (m, n) = (u64::from(lo - 1), u64::from(hi + 1));
-    let between = |x: u64| {
-        let low = x & LOW7;
-        (ONES * (127 + n)).wrapping_sub(low) & !x & (low + ONES * (127 - m)) & HIGHS
-    };
+    let low = x & LOW7;
+    (ONES * (127 + n)).wrapping_sub(low) & !x & (low + ONES * (127 - m)) & HIGHS
+}
+
+/// True if `word_test` is non-zero for a little-endian word of `s` (the last one overlapping
+/// the others when the length is not a multiple of eight), or, for `s` shorter than a word,
+/// `byte_test` holds for one of its bytes.
+#[inline(always)]
+fn any_word(s: &[u8], word_test: impl Fn(u64) -> u64, byte_test: impl Fn(u8) -> bool) -> bool {
     let word = |i: usize| {
         let mut w = [0u8; 8];
         w.copy_from_slice(&s[i..i + 8]);
         u64::from_le_bytes(w)
     };
     if s.len() < 8 {
-        return s.iter().any(|&b| (lo..=hi).contains(&b));
+        return s.iter().any(|&b| byte_test(b));
     }
-    // The last word overlaps the others when the length is not a multiple of eight.
-    let mut found = between(word(s.len() - 8));
+    let mut found = word_test(word(s.len() - 8));
     let mut i = 0;
     while i + 8 <= s.len() {
-        found |= between(word(i));
+        found |= word_test(word(i));
         i += 8;
     }
     found != 0
@@ -642,7 +669,9 @@ fn commit<A: Authorizer>(
 
     // Gather the contacts (every element of every Contact header, in order).
     let max_contacts_in_request = limits.max_contacts_per_request.min(CONTACT_SLOTS);
-    let mut plan: [Option<Planned<'_>>; CONTACT_SLOTS] = [None; CONTACT_SLOTS];
+    // On the stack, and only the slots used are written (an array of `Option`s would store
+    // a `None` in every slot first).
+    let mut plan: SmallVec<[Planned<'_>; CONTACT_SLOTS]> = SmallVec::new();
     let mut n = 0;
     let mut star = false;
     let mut elements = 0;
@@ -660,7 +689,7 @@ fn commit<A: Authorizer>(
                 if n == max_contacts_in_request {
                     fail!(403, b"Too many contacts in one request");
                 }
-                plan[n] = Some(Planned {
+                plan.push(Planned {
                     contact,
                     expires_s: 0,
                     action: Action::Ignore,
@@ -720,7 +749,7 @@ fn commit<A: Authorizer>(
         // By reference: a planned contact is a few hundred bytes, and copying it in and out
         // of the plan costs more than the checks below.
         let (earlier, rest) = plan.split_at_mut(k);
-        let Some(p) = rest[0].as_mut() else { continue };
+        let p = &mut rest[0];
         let c = &p.contact;
         let expires = c
             .expires
@@ -762,7 +791,7 @@ fn commit<A: Authorizer>(
             (None, _) => Action::Add,
         };
         // The same contact twice in one request: the later one wins.
-        for q in earlier.iter_mut().flatten() {
+        for q in earlier.iter_mut() {
             let same = match (q.action, action) {
                 (
                     Action::Refresh(a) | Action::Remove(a),
@@ -805,7 +834,7 @@ fn commit<A: Authorizer>(
         });
     }
     let mut adds = 0usize;
-    for p in plan[..n].iter().flatten() {
+    for p in &plan[..n] {
         match p.action {
             Action::Add => adds += 1,
             Action::Refresh(i) => marks[i] = Mark::Touched,
@@ -871,7 +900,7 @@ fn commit<A: Authorizer>(
         fail!(400, b"Path too long");
     }
     let mut params = std::mem::take(&mut r.scratch.params);
-    for p in plan[..n].iter().flatten() {
+    for p in &plan[..n] {
         // The raw text bounds the stored form (which drops white space, expires and q), so
         // the exact form is computed only when the raw one is over the limit.
         let raw_len = p.contact.addr.params.raw().len();
@@ -967,7 +996,7 @@ struct Changes<'a, 'b, 'h> {
     marks: &'a [Mark],
     /// How many of `marks` are [`Mark::Remove`] or [`Mark::Evict`].
     removals: usize,
-    plan: &'a [Option<Planned<'b>>],
+    plan: &'a [Planned<'b>],
 }
 
 impl Changes<'_, '_, '_> {
@@ -975,16 +1004,11 @@ impl Changes<'_, '_, '_> {
         let mut counts = Counts::default();
         // Exact capacity: most AoRs hold one binding, and a default-grown Vec would hold
         // four (about 300 bytes wasted per AoR at a million AoRs).
-        let adds = self
-            .plan
-            .iter()
-            .flatten()
-            .filter(|p| p.action == Action::Add)
-            .count();
+        let adds = self.plan.iter().filter(|p| p.action == Action::Add).count();
         if adds > 0 {
             v.reserve_exact(adds);
         }
-        for p in self.plan.iter().flatten() {
+        for p in self.plan {
             match p.action {
                 Action::Refresh(i) => {
                     self.refresh(&mut v[i], p, params);
@@ -1543,8 +1567,9 @@ mod tests {
         }
     }
 
-    /// `has_in_range` against the obvious byte test: every length up to 40, the byte at every
-    /// position, bytes at the range's edges and at 0x80 and above around it.
+    /// `has_in_range` and `has_upper_or_percent` against the obvious byte tests: every length
+    /// up to 40, the byte at every position, bytes at the ranges' edges and at 0x80 and above
+    /// around them.
     #[test]
     fn in_range_scan_finds_every_byte() {
         let ranges = [(b'A', b'Z'), (b'%', b'%'), (1, 0x7f)];
@@ -1566,6 +1591,11 @@ mod tests {
                                 has_in_range(&s, lo, hi),
                                 expect(&s),
                                 "{lo:#x}..={hi:#x} len {len} at {at} byte {p:#x}"
+                            );
+                            assert_eq!(
+                                has_upper_or_percent(&s),
+                                s.iter().any(|&b| b.is_ascii_uppercase() || b == b'%'),
+                                "len {len} at {at} byte {p:#x}"
                             );
                         }
                     }

@@ -505,7 +505,11 @@ fn check_require<A: Authorizer>(
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
     let req = cx.req;
-    let mut unsupported = std::mem::take(&mut r.scratch.extra);
+    // The usual request has no Require: nothing to check.
+    if !req.msg.has(Hdr::Require) {
+        return None;
+    }
+    let unsupported = &mut r.scratch.extra;
     unsupported.clear();
     let mut malformed = false;
     for tag in req.option_tags(Hdr::Require) {
@@ -526,7 +530,7 @@ fn check_require<A: Authorizer>(
         Some(cx.simple(out, 400, b"Malformed Require header"))
     } else if !unsupported.is_empty() {
         unsupported.extend_from_slice(b"\r\n");
-        Some(cx.with_headers(out, 420, b"Bad Extension", &unsupported))
+        Some(cx.with_headers(out, 420, b"Bad Extension", unsupported))
     } else {
         None
     };
@@ -534,7 +538,6 @@ fn check_require<A: Authorizer>(
         r.stats.registers += 1;
         r.stats.rejected += 1;
     }
-    r.scratch.extra = unsupported;
     outcome
 }
 
@@ -587,18 +590,15 @@ fn register_for_aor<A: Authorizer>(
     out: &mut Vec<u8>,
 ) -> Outcome {
     // Steps 3 and 4: authentication and authorisation for this AoR.
-    let mut extra = std::mem::take(&mut r.scratch.extra);
+    let extra = &mut r.scratch.extra;
     extra.clear();
-    let proof = match r.auth.authorize(now, req, aor, &mut extra) {
+    let proof = match r.auth.authorize(now, req, aor, extra) {
         Ok(p) => p,
         Err(rejection) => {
             r.stats.rejected += 1;
-            let o = cx.with_headers(out, rejection.code, rejection.reason.as_bytes(), &extra);
-            r.scratch.extra = extra;
-            return o;
+            return cx.with_headers(out, rejection.code, rejection.reason.as_bytes(), extra);
         }
     };
-    r.scratch.extra = extra;
 
     let mut fail = |code: u16, reason: &[u8]| {
         r.stats.rejected += 1;
@@ -822,7 +822,8 @@ fn commit<A: Authorizer>(
     }
 
     // What happens to the bindings already there.
-    let mut marks = std::mem::take(&mut r.scratch.marks);
+    // Scratch buffers borrowed in place (disjoint from the rest of `r`).
+    let marks = &mut r.scratch.marks;
     marks.clear();
     // A loop of pushes: most AoRs hold one binding, and `extend` through an iterator adapter
     // is an out-of-line call.
@@ -857,7 +858,6 @@ fn commit<A: Authorizer>(
         let untouched = marks.iter().filter(|m| **m == Mark::Keep).count();
         let excess = total - max;
         if policy.overflow == OverflowPolicy::Reject || excess > untouched {
-            r.scratch.marks = marks;
             fail!(403, b"Too many contacts for this AoR (max_contacts)");
         }
         // Evict the least recently refreshed untouched bindings.
@@ -875,7 +875,6 @@ fn commit<A: Authorizer>(
         .filter(|m| matches!(m, Mark::Remove | Mark::Evict))
         .count();
     if adds > 0 && r.table.binding_count() + adds > limits.max_bindings + removed_now {
-        r.scratch.marks = marks;
         r.stats.rejected += 1;
         return cx.with_headers(
             out,
@@ -886,20 +885,18 @@ fn commit<A: Authorizer>(
     }
 
     // Limits on what each new or changed binding stores.
-    let mut path = std::mem::take(&mut r.scratch.path);
+    let path = &mut r.scratch.path;
     path.clear();
     for h in req.msg.headers_of(Hdr::Path) {
         if !path.is_empty() {
             path.extend_from_slice(b", ");
         }
-        writer::push_value(&mut path, h.value);
+        writer::push_value(path, h.value);
     }
     if path.len() > limits.max_path_bytes {
-        r.scratch.path = path;
-        r.scratch.marks = marks;
         fail!(400, b"Path too long");
     }
-    let mut params = std::mem::take(&mut r.scratch.params);
+    let params = &mut r.scratch.params;
     for p in &plan[..n] {
         // The raw text bounds the stored form (which drops white space, expires and q), so
         // the exact form is computed only when the raw one is over the limit.
@@ -907,11 +904,8 @@ fn commit<A: Authorizer>(
         if matches!(p.action, Action::Add | Action::Refresh(_))
             && raw_len > limits.max_contact_params_bytes
         {
-            stored_params(&p.contact, &mut params);
+            stored_params(&p.contact, params);
             if params.len() > limits.max_contact_params_bytes {
-                r.scratch.path = path;
-                r.scratch.marks = marks;
-                r.scratch.params = params;
                 fail!(400, b"Contact parameters too long");
             }
         }
@@ -925,14 +919,12 @@ fn commit<A: Authorizer>(
         now,
         allow_mask,
         source,
-        path: &path,
-        marks: &marks,
+        path,
+        marks,
         removals: removed_now,
         plan: &plan[..n],
     };
-    let (counts, slot) = r
-        .table
-        .update_slot(aor, slot, |v| changes.apply(v, &mut params));
+    let (counts, slot) = r.table.update_slot(aor, slot, |v| changes.apply(v, params));
     r.stats.bindings_added += counts.added;
     r.stats.bindings_refreshed += counts.refreshed;
     r.stats.bindings_removed += counts.removed;
@@ -942,9 +934,6 @@ fn commit<A: Authorizer>(
         let bindings = slot.map_or(&[][..], |i| &r.table.slot(i).bindings[..]);
         r.journal.record(aor, bindings, now, wall);
     }
-    r.scratch.path = path;
-    r.scratch.marks = marks;
-    r.scratch.params = params;
     ok(r, cx, now, wall, req, slot, echo_path, out)
 }
 

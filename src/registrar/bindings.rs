@@ -94,6 +94,34 @@ pub struct Binding {
     source: CompactAddr,
     /// [`params_key`] of the raw Contact parameters this binding was last built from.
     pub params_key: u64,
+    /// The length of the `+sip.instance` value when the stored parameters lead with it in the
+    /// form [`Binding::instance_is`] can read without parsing (see [`lead_instance_len`]);
+    /// 0 otherwise. One byte that the layout had as padding.
+    lead_instance_len: u8,
+}
+
+/// How stored parameters lead with `+sip.instance` when [`lead_instance_len`] finds it.
+const LEAD: &[u8] = b";+sip.instance=\"";
+
+/// The length of the instance when `params` (stored: normalised `;name=value`, no white space)
+/// start with `;+sip.instance="<instance>"` followed by `;` or the end, the instance holding
+/// no `\` (so the first `"` is its closing quote) and being 1 to 255 bytes long; else 0.
+/// The instance is then exactly what [`Binding::instance`] returns: the first parameter is
+/// `+sip.instance`, and its value, unquoted, is those bytes.
+fn lead_instance_len(params: &[u8]) -> u8 {
+    let Some(rest) = params.strip_prefix(LEAD) else {
+        return 0;
+    };
+    match memchr::memchr2(b'"', b'\\', rest) {
+        Some(end)
+            if rest[end] == b'"'
+                && matches!(rest.get(end + 1), None | Some(b';'))
+                && (1..=usize::from(u8::MAX)).contains(&end) =>
+        {
+            end as u8
+        }
+        _ => 0,
+    }
 }
 
 /// What a binding is made of, borrowed from a request.
@@ -142,6 +170,7 @@ impl Binding {
             updated_at: parts.now,
             source: parts.source.into(),
             params_key: parts.params_key,
+            lead_instance_len: lead_instance_len(parts.params),
         }
     }
 
@@ -152,6 +181,19 @@ impl Binding {
 
     pub fn set_source(&mut self, source: SocketAddr) {
         self.source = source.into();
+    }
+
+    /// Where the REGISTER came from, as stored: address family (4 or 6), the address
+    /// (an IPv4 one in the first four bytes, the rest zero) and the port.
+    pub fn source_parts(&self) -> (u8, [u8; 16], u16) {
+        let a = self.source;
+        (if a.v4 { 4 } else { 6 }, a.ip, a.port)
+    }
+
+    /// The binding's strings back to back: [`uri`](Self::uri), [`params`](Self::params),
+    /// [`call_id`](Self::call_id) and [`path`](Self::path), in that order.
+    pub fn text(&self) -> &[u8] {
+        &self.text
     }
 
     /// The contact URI as registered.
@@ -189,20 +231,14 @@ impl Binding {
     }
 
     /// Compares this binding's `+sip.instance` with `instance` (as [`Binding::instance`] gives
-    /// it): `None` if the binding has none. Most UAs put the instance first, and then it is
-    /// found without splitting the parameters: stored parameters are normalised
-    /// (`;name=value`, no white space), so a leading `;+sip.instance="<instance>"` followed by
-    /// `;` or the end is that parameter exactly, provided the instance holds no `"` or `\`
-    /// that could end or escape the quoted string elsewhere.
+    /// it): `None` if the binding has none. Most UAs put the instance first, and then its
+    /// length was noted when the binding was built (see [`lead_instance_len`]): the answer is
+    /// one comparison, whatever `instance` holds.
     pub fn instance_is(&self, instance: &[u8]) -> Option<bool> {
-        const LEAD: &[u8] = b";+sip.instance=\"";
-        let params = self.params();
-        if let Some(rest) = params.strip_prefix(LEAD) {
-            if let Some(after) = rest.strip_prefix(instance) {
-                if matches!(after, [b'"'] | [b'"', b';', ..]) && !has_quote_or_backslash(instance) {
-                    return Some(true);
-                }
-            }
+        let len = usize::from(self.lead_instance_len);
+        if len != 0 {
+            let stored = &self.params()[LEAD.len()..LEAD.len() + len];
+            return Some(stored == instance);
         }
         self.instance().map(|bi| bi == instance)
     }
@@ -230,22 +266,6 @@ impl Binding {
     pub fn heap_bytes(&self) -> usize {
         self.text.len()
     }
-}
-
-/// True if `s` holds `"` or `\\` (eight bytes at a time: instances are about 50 bytes).
-fn has_quote_or_backslash(s: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let mut words = s.chunks_exact(8);
-    let mut found = 0;
-    for w in &mut words {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(w);
-        let x = u64::from_le_bytes(b);
-        found |= zero_byte(x ^ (ONES * u64::from(b'"'))) | zero_byte(x ^ (ONES * u64::from(b'\\')));
-    }
-    found != 0 || words.remainder().iter().any(|&b| b == b'"' || b == b'\\')
 }
 
 /// Bit for a method in [`Binding::methods`]; 0 for methods without a bit. Methods are
@@ -496,11 +516,11 @@ impl BindingTable {
             self.free_slot(index);
             return;
         };
+        // The usual refresh moves the timer the slot has (the same entry, so `timer` stays).
         if let Some(t) = s.timer {
-            if self.wheel.deadline(t) == Some(earliest.0) {
+            if self.wheel.reschedule(t, earliest.0) {
                 return;
             }
-            self.wheel.cancel(t);
         }
         let r = AorRef {
             index,
@@ -599,6 +619,27 @@ mod tests {
             let a: SocketAddr = a.parse().unwrap();
             assert_eq!(SocketAddr::from(CompactAddr::from(a)), a);
         }
+    }
+
+    #[test]
+    fn leading_instances_are_measured_only_in_the_plain_form() {
+        assert_eq!(lead_instance_len(b";+sip.instance=\"<urn:a>\";reg-id=1"), 7);
+        assert_eq!(lead_instance_len(b";+sip.instance=\"<urn:a>\""), 7);
+        for params in [
+            &b""[..],
+            b";x=1;+sip.instance=\"<urn:a>\"",
+            b";+SIP.INSTANCE=\"<urn:a>\"",
+            b";+sip.instance=\"\"",
+            b";+sip.instance=\"<urn:\\\"a>\"",
+            b";+sip.instance=\"<urn:a>\"x",
+            b";+sip.instance=\"<urn:a>",
+            b";+sip.instance=<urn:a>",
+        ] {
+            assert_eq!(lead_instance_len(params), 0, "{params:?}");
+        }
+        let long = |n: usize| format!(";+sip.instance=\"{}\"", "a".repeat(n));
+        assert_eq!(lead_instance_len(long(255).as_bytes()), 255);
+        assert_eq!(lead_instance_len(long(256).as_bytes()), 0);
     }
 
     #[test]

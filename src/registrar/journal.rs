@@ -41,23 +41,31 @@ pub struct Journal {
 impl Journal {
     /// Appends a snapshot of `aor` with `bindings` (those still live at `now`).
     ///
-    /// The record's size is known before it is written, so the buffer grows once and the
-    /// fields are copied into place (no capacity check per field).
+    /// The record's size is known before it is written, so the buffer grows once (no
+    /// zero-filling: every byte is written once) and the fields go in as fixed-size copies. A
+    /// binding's four strings are stored back to back in the binding, in the record's order,
+    /// so they are one copy.
     pub fn record(&mut self, aor: &[u8], bindings: &[Binding], now: Millis, wall: UnixTime) {
         let live = || bindings.iter().filter(|b| b.is_live(now));
-        let count = live().count();
-        let len = 1 + 2 + aor.len() + 2 + live().map(encoded_len).sum::<usize>();
-        let start = self.buf.len();
-        self.buf.resize(start + 4 + len, 0);
-        let mut w = Put(&mut self.buf[start..]);
-        w.put(&(len as u32).to_le_bytes());
-        w.put(&[VERSION]);
-        w.put_bytes16(aor);
-        w.put(&(count as u16).to_le_bytes());
+        let (count, strings) =
+            live().fold((0usize, 0usize), |(n, s), b| (n + 1, s + b.text().len()));
+        let len = 1 + 2 + aor.len() + 2 + count * BINDING_FIXED + strings;
+        // Every string the core stores is bounded far below 64 KiB by its limits.
+        debug_assert!(aor.len() <= usize::from(u16::MAX));
+        let buf = &mut self.buf;
+        let start = buf.len();
+        buf.reserve(4 + len);
+        let mut head = [0u8; 7];
+        head[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        head[4] = VERSION;
+        head[5..].copy_from_slice(&(aor.len() as u16).to_le_bytes());
+        buf.extend_from_slice(&head);
+        buf.extend_from_slice(aor);
+        buf.extend_from_slice(&(count as u16).to_le_bytes());
         for b in live() {
-            encode_binding(&mut w, b, now, wall);
+            encode_binding(buf, b, now, wall);
         }
-        debug_assert!(w.0.is_empty());
+        debug_assert_eq!(buf.len(), start + 4 + len);
         self.records += 1;
     }
 
@@ -79,34 +87,11 @@ impl Journal {
     }
 }
 
-/// Copies fields into a slice sized for them in advance.
-struct Put<'a>(&'a mut [u8]);
-
-impl Put<'_> {
-    #[inline]
-    fn put(&mut self, s: &[u8]) {
-        let (head, tail) = std::mem::take(&mut self.0).split_at_mut(s.len());
-        head.copy_from_slice(s);
-        self.0 = tail;
-    }
-
-    fn put_bytes16(&mut self, s: &[u8]) {
-        // Every string the core stores is bounded far below 64 KiB by its limits.
-        debug_assert!(s.len() <= usize::from(u16::MAX));
-        self.put(&(s.len() as u16).to_le_bytes());
-        self.put(s);
-    }
-}
-
 /// The fixed part of an encoded binding: the four string lengths, cseq, q, reg_id, methods,
 /// transport, the two wall-clock times, family, ip and port.
 const BINDING_FIXED: usize = 4 * 2 + 4 + 2 + 4 + 2 + 1 + 8 + 8 + 1 + 16 + 2;
 
-fn encoded_len(b: &Binding) -> usize {
-    BINDING_FIXED + b.uri().len() + b.params().len() + b.call_id().len() + b.path().len()
-}
-
-fn encode_binding(w: &mut Put<'_>, b: &Binding, now: Millis, wall: UnixTime) {
+fn encode_binding(out: &mut Vec<u8>, b: &Binding, now: Millis, wall: UnixTime) {
     let strings = [b.uri(), b.params(), b.call_id(), b.path()];
     let mut lens = [0u8; 8];
     for (l, s) in lens.chunks_exact_mut(2).zip(strings) {
@@ -114,34 +99,23 @@ fn encode_binding(w: &mut Put<'_>, b: &Binding, now: Millis, wall: UnixTime) {
         debug_assert!(s.len() <= usize::from(u16::MAX));
         l.copy_from_slice(&(s.len() as u16).to_le_bytes());
     }
-    w.put(&lens);
-    for s in strings {
-        w.put(s);
-    }
-    let source = b.source();
-    let (family, ip) = match source.ip() {
-        IpAddr::V4(v4) => {
-            let mut ip = [0u8; 16];
-            ip[..4].copy_from_slice(&v4.octets());
-            (4u8, ip)
-        }
-        IpAddr::V6(v6) => (6u8, v6.octets()),
-    };
+    out.extend_from_slice(&lens);
+    // The four strings, in that order.
+    out.extend_from_slice(b.text());
+    let (family, ip, port) = b.source_parts();
     let age_s = now.0.saturating_sub(b.updated_at.0) / 1000;
     let mut fixed = [0u8; BINDING_FIXED - 8];
-    let mut f = Put(&mut fixed);
-    f.put(&b.cseq.to_le_bytes());
-    f.put(&b.q.to_le_bytes());
-    f.put(&b.reg_id.to_le_bytes());
-    f.put(&b.methods.to_le_bytes());
-    f.put(&[transport_code(b.transport)]);
-    f.put(&b.expires_wall(now, wall).0.to_le_bytes());
-    f.put(&wall.0.saturating_sub(age_s).to_le_bytes());
-    f.put(&[family]);
-    f.put(&ip);
-    f.put(&source.port().to_le_bytes());
-    debug_assert!(f.0.is_empty());
-    w.put(&fixed);
+    fixed[0..4].copy_from_slice(&b.cseq.to_le_bytes());
+    fixed[4..6].copy_from_slice(&b.q.to_le_bytes());
+    fixed[6..10].copy_from_slice(&b.reg_id.to_le_bytes());
+    fixed[10..12].copy_from_slice(&b.methods.to_le_bytes());
+    fixed[12] = transport_code(b.transport);
+    fixed[13..21].copy_from_slice(&b.expires_wall(now, wall).0.to_le_bytes());
+    fixed[21..29].copy_from_slice(&wall.0.saturating_sub(age_s).to_le_bytes());
+    fixed[29] = family;
+    fixed[30..46].copy_from_slice(&ip);
+    fixed[46..48].copy_from_slice(&port.to_le_bytes());
+    out.extend_from_slice(&fixed);
 }
 
 fn transport_code(t: Transport) -> u8 {

@@ -7,6 +7,8 @@
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
+use smallvec::SmallVec;
+
 use super::bindings::{self, Binding, BindingParts, BindingTable, Q_NONE};
 use super::response::{self, begin, contact_line};
 use super::{
@@ -313,6 +315,105 @@ pub(super) fn canonical_aor(uri: &Uri<'_>, case: UserCase, out: &mut Vec<u8>) ->
     true
 }
 
+/// The canonical AoR of `uri` (what [`canonical_aor`] writes) as a slice of the URI's own
+/// text, when that text already is canonical: `user@host` (or `host`) written contiguously,
+/// no escape in the user part, nothing to lower-case (in the user part only when `case` folds
+/// it) and no trailing dot on a host name to drop. Nearly every REGISTER's To URI is, and then
+/// the key is borrowed instead of built. `None` means "build it": never a different key.
+pub(super) fn canonical_aor_in_place<'b>(uri: &Uri<'b>, case: UserCase) -> Option<&'b [u8]> {
+    let host_raw = match uri.host? {
+        // A trailing dot is dropped by the canonical form.
+        Host::Name(n) if n.last() == Some(&b'.') => return None,
+        Host::Name(n) => n,
+        _ => uri.host_raw,
+    };
+    let raw = uri.raw;
+    // Offsets into `raw`, confirmed below by comparing addresses: a slice of `raw` at that
+    // offset is then the very same bytes.
+    let offset = |s: &[u8]| (s.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+    let host_at = offset(host_raw);
+    let host = raw.get(host_at..host_at.checked_add(host_raw.len())?)?;
+    if !std::ptr::eq(host, host_raw) {
+        return None;
+    }
+    let Some(user) = uri.user else {
+        return (!has_in_range(host, b'A', b'Z')).then_some(host);
+    };
+    // `user@host` with nothing between (a password sits between them).
+    let user_at = offset(user);
+    let at = user_at.checked_add(user.len())?;
+    if at.checked_add(1) != Some(host_at) || raw.get(at) != Some(&b'@') {
+        return None;
+    }
+    let user_in_raw = raw.get(user_at..at)?;
+    if !std::ptr::eq(user_in_raw, user) {
+        return None;
+    }
+    let key = raw.get(user_at..host_at + host.len())?;
+    // The usual key has neither upper case nor `%` anywhere: one pass. Otherwise each part
+    // is checked for what matters in it.
+    if !has_upper_or_percent(key) {
+        return Some(key);
+    }
+    let borrow = !has_in_range(host, b'A', b'Z')
+        && !has_in_range(user, b'%', b'%')
+        && (case == UserCase::Sensitive || !has_in_range(user, b'A', b'Z'));
+    borrow.then_some(key)
+}
+
+/// True if a byte of `s` is in `lo..=hi` (`1 <= lo <= hi < 0x80`), eight bytes at a time:
+/// AoR parts are about ten bytes, where a search routine's set-up would cost more than the
+/// search.
+fn has_in_range(s: &[u8], lo: u8, hi: u8) -> bool {
+    debug_assert!(1 <= lo && lo <= hi && hi < 0x80);
+    any_word(s, |x| between(x, lo, hi), |b| (lo..=hi).contains(&b))
+}
+
+/// True if `s` holds an ASCII upper-case letter or `%`: [`has_in_range`] for both at once.
+#[inline]
+fn has_upper_or_percent(s: &[u8]) -> bool {
+    any_word(
+        s,
+        |x| between(x, b'A', b'Z') | between(x, b'%', b'%'),
+        |b| b.is_ascii_uppercase() || b == b'%',
+    )
+}
+
+/// Bit 7 of each byte of `x` set where that byte is in `lo..=hi` (`1 <= lo <= hi < 0x80`):
+/// the "hasbetween" of Sean Anderson's bit hacks for `lo - 1 < b < hi + 1`, exact for every
+/// byte, 0x80 and up included, because the high bit of the byte itself is masked out by `!x`.
+#[inline(always)]
+fn between(x: u64, lo: u8, hi: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = ONES * 0x7f;
+    const HIGHS: u64 = ONES * 0x80;
+    let (m, n) = (u64::from(lo - 1), u64::from(hi + 1));
+    let low = x & LOW7;
+    (ONES * (127 + n)).wrapping_sub(low) & !x & (low + ONES * (127 - m)) & HIGHS
+}
+
+/// True if `word_test` is non-zero for a little-endian word of `s` (the last one overlapping
+/// the others when the length is not a multiple of eight), or, for `s` shorter than a word,
+/// `byte_test` holds for one of its bytes.
+#[inline(always)]
+fn any_word(s: &[u8], word_test: impl Fn(u64) -> u64, byte_test: impl Fn(u8) -> bool) -> bool {
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    if s.len() < 8 {
+        return s.iter().any(|&b| byte_test(b));
+    }
+    let mut found = word_test(word(s.len() - 8));
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        found |= word_test(word(i));
+        i += 8;
+    }
+    found != 0
+}
+
 /// Longest AoR key [`aor_hint`] builds.
 pub(super) const HINT_BYTES: usize = 128;
 
@@ -404,7 +505,11 @@ fn check_require<A: Authorizer>(
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
     let req = cx.req;
-    let mut unsupported = std::mem::take(&mut r.scratch.extra);
+    // The usual request has no Require: nothing to check.
+    if !req.msg.has(Hdr::Require) {
+        return None;
+    }
+    let unsupported = &mut r.scratch.extra;
     unsupported.clear();
     let mut malformed = false;
     for tag in req.option_tags(Hdr::Require) {
@@ -425,7 +530,7 @@ fn check_require<A: Authorizer>(
         Some(cx.simple(out, 400, b"Malformed Require header"))
     } else if !unsupported.is_empty() {
         unsupported.extend_from_slice(b"\r\n");
-        Some(cx.with_headers(out, 420, b"Bad Extension", &unsupported))
+        Some(cx.with_headers(out, 420, b"Bad Extension", unsupported))
     } else {
         None
     };
@@ -433,7 +538,6 @@ fn check_require<A: Authorizer>(
         r.stats.registers += 1;
         r.stats.rejected += 1;
     }
-    r.scratch.extra = unsupported;
     outcome
 }
 
@@ -462,6 +566,11 @@ fn register<A: Authorizer>(
     // Step 2 (Require) was checked for every method in `dispatch`.
 
     // Step 5 (prepared before 3/4, which authorise for this AoR).
+    if req.to.uri.is_sip() {
+        if let Some(aor) = canonical_aor_in_place(&req.to.uri, r.config.user_case) {
+            return register_for_aor(r, cx, now, wall, req, aor, true, out);
+        }
+    }
     let mut aor = std::mem::take(&mut r.scratch.aor);
     let aor_ok = req.to.uri.is_sip() && canonical_aor(&req.to.uri, r.config.user_case, &mut aor);
     let outcome = register_for_aor(r, cx, now, wall, req, &aor, aor_ok, out);
@@ -481,18 +590,15 @@ fn register_for_aor<A: Authorizer>(
     out: &mut Vec<u8>,
 ) -> Outcome {
     // Steps 3 and 4: authentication and authorisation for this AoR.
-    let mut extra = std::mem::take(&mut r.scratch.extra);
+    let extra = &mut r.scratch.extra;
     extra.clear();
-    let proof = match r.auth.authorize(now, req, aor, &mut extra) {
+    let proof = match r.auth.authorize(now, req, aor, extra) {
         Ok(p) => p,
         Err(rejection) => {
             r.stats.rejected += 1;
-            let o = cx.with_headers(out, rejection.code, rejection.reason.as_bytes(), &extra);
-            r.scratch.extra = extra;
-            return o;
+            return cx.with_headers(out, rejection.code, rejection.reason.as_bytes(), extra);
         }
     };
-    r.scratch.extra = extra;
 
     let mut fail = |code: u16, reason: &[u8]| {
         r.stats.rejected += 1;
@@ -563,7 +669,9 @@ fn commit<A: Authorizer>(
 
     // Gather the contacts (every element of every Contact header, in order).
     let max_contacts_in_request = limits.max_contacts_per_request.min(CONTACT_SLOTS);
-    let mut plan: [Option<Planned<'_>>; CONTACT_SLOTS] = [None; CONTACT_SLOTS];
+    // On the stack, and only the slots used are written (an array of `Option`s would store
+    // a `None` in every slot first).
+    let mut plan: SmallVec<[Planned<'_>; CONTACT_SLOTS]> = SmallVec::new();
     let mut n = 0;
     let mut star = false;
     let mut elements = 0;
@@ -581,7 +689,7 @@ fn commit<A: Authorizer>(
                 if n == max_contacts_in_request {
                     fail!(403, b"Too many contacts in one request");
                 }
-                plan[n] = Some(Planned {
+                plan.push(Planned {
                     contact,
                     expires_s: 0,
                     action: Action::Ignore,
@@ -641,7 +749,7 @@ fn commit<A: Authorizer>(
         // By reference: a planned contact is a few hundred bytes, and copying it in and out
         // of the plan costs more than the checks below.
         let (earlier, rest) = plan.split_at_mut(k);
-        let Some(p) = rest[0].as_mut() else { continue };
+        let p = &mut rest[0];
         let c = &p.contact;
         let expires = c
             .expires
@@ -683,7 +791,7 @@ fn commit<A: Authorizer>(
             (None, _) => Action::Add,
         };
         // The same contact twice in one request: the later one wins.
-        for q in earlier.iter_mut().flatten() {
+        for q in earlier.iter_mut() {
             let same = match (q.action, action) {
                 (
                     Action::Refresh(a) | Action::Remove(a),
@@ -714,17 +822,20 @@ fn commit<A: Authorizer>(
     }
 
     // What happens to the bindings already there.
-    let mut marks = std::mem::take(&mut r.scratch.marks);
+    // Scratch buffers borrowed in place (disjoint from the rest of `r`).
+    let marks = &mut r.scratch.marks;
     marks.clear();
-    marks.extend(existing.iter().map(|b| {
-        if b.is_live(now) {
+    // A loop of pushes: most AoRs hold one binding, and `extend` through an iterator adapter
+    // is an out-of-line call.
+    for b in existing {
+        marks.push(if b.is_live(now) {
             Mark::Keep
         } else {
             Mark::Remove
-        }
-    }));
+        });
+    }
     let mut adds = 0usize;
-    for p in plan[..n].iter().flatten() {
+    for p in &plan[..n] {
         match p.action {
             Action::Add => adds += 1,
             Action::Refresh(i) => marks[i] = Mark::Touched,
@@ -747,7 +858,6 @@ fn commit<A: Authorizer>(
         let untouched = marks.iter().filter(|m| **m == Mark::Keep).count();
         let excess = total - max;
         if policy.overflow == OverflowPolicy::Reject || excess > untouched {
-            r.scratch.marks = marks;
             fail!(403, b"Too many contacts for this AoR (max_contacts)");
         }
         // Evict the least recently refreshed untouched bindings.
@@ -765,7 +875,6 @@ fn commit<A: Authorizer>(
         .filter(|m| matches!(m, Mark::Remove | Mark::Evict))
         .count();
     if adds > 0 && r.table.binding_count() + adds > limits.max_bindings + removed_now {
-        r.scratch.marks = marks;
         r.stats.rejected += 1;
         return cx.with_headers(
             out,
@@ -776,32 +885,27 @@ fn commit<A: Authorizer>(
     }
 
     // Limits on what each new or changed binding stores.
-    let mut path = std::mem::take(&mut r.scratch.path);
+    let path = &mut r.scratch.path;
     path.clear();
     for h in req.msg.headers_of(Hdr::Path) {
         if !path.is_empty() {
             path.extend_from_slice(b", ");
         }
-        writer::push_value(&mut path, h.value);
+        writer::push_value(path, h.value);
     }
     if path.len() > limits.max_path_bytes {
-        r.scratch.path = path;
-        r.scratch.marks = marks;
         fail!(400, b"Path too long");
     }
-    let mut params = std::mem::take(&mut r.scratch.params);
-    for p in plan[..n].iter().flatten() {
+    let params = &mut r.scratch.params;
+    for p in &plan[..n] {
         // The raw text bounds the stored form (which drops white space, expires and q), so
         // the exact form is computed only when the raw one is over the limit.
         let raw_len = p.contact.addr.params.raw().len();
         if matches!(p.action, Action::Add | Action::Refresh(_))
             && raw_len > limits.max_contact_params_bytes
         {
-            stored_params(&p.contact, &mut params);
+            stored_params(&p.contact, params);
             if params.len() > limits.max_contact_params_bytes {
-                r.scratch.path = path;
-                r.scratch.marks = marks;
-                r.scratch.params = params;
                 fail!(400, b"Contact parameters too long");
             }
         }
@@ -815,13 +919,12 @@ fn commit<A: Authorizer>(
         now,
         allow_mask,
         source,
-        path: &path,
-        marks: &marks,
+        path,
+        marks,
+        removals: removed_now,
         plan: &plan[..n],
     };
-    let (counts, slot) = r
-        .table
-        .update_slot(aor, slot, |v| changes.apply(v, &mut params));
+    let (counts, slot) = r.table.update_slot(aor, slot, |v| changes.apply(v, params));
     r.stats.bindings_added += counts.added;
     r.stats.bindings_refreshed += counts.refreshed;
     r.stats.bindings_removed += counts.removed;
@@ -831,9 +934,6 @@ fn commit<A: Authorizer>(
         let bindings = slot.map_or(&[][..], |i| &r.table.slot(i).bindings[..]);
         r.journal.record(aor, bindings, now, wall);
     }
-    r.scratch.path = path;
-    r.scratch.marks = marks;
-    r.scratch.params = params;
     ok(r, cx, now, wall, req, slot, echo_path, out)
 }
 
@@ -883,7 +983,9 @@ struct Changes<'a, 'b, 'h> {
     source: (SocketAddr, super::Transport),
     path: &'a [u8],
     marks: &'a [Mark],
-    plan: &'a [Option<Planned<'b>>],
+    /// How many of `marks` are [`Mark::Remove`] or [`Mark::Evict`].
+    removals: usize,
+    plan: &'a [Planned<'b>],
 }
 
 impl Changes<'_, '_, '_> {
@@ -891,14 +993,11 @@ impl Changes<'_, '_, '_> {
         let mut counts = Counts::default();
         // Exact capacity: most AoRs hold one binding, and a default-grown Vec would hold
         // four (about 300 bytes wasted per AoR at a million AoRs).
-        let adds = self
-            .plan
-            .iter()
-            .flatten()
-            .filter(|p| p.action == Action::Add)
-            .count();
-        v.reserve_exact(adds);
-        for p in self.plan.iter().flatten() {
+        let adds = self.plan.iter().filter(|p| p.action == Action::Add).count();
+        if adds > 0 {
+            v.reserve_exact(adds);
+        }
+        for p in self.plan {
             match p.action {
                 Action::Refresh(i) => {
                     self.refresh(&mut v[i], p, params);
@@ -912,7 +1011,10 @@ impl Changes<'_, '_, '_> {
             }
         }
         // Removals last, by the marks of the bindings that were there before (new ones were
-        // pushed after them and are kept).
+        // pushed after them and are kept). A refresh usually removes nothing.
+        if self.removals == 0 {
+            return counts;
+        }
         let mut i = 0;
         v.retain(|_| {
             let m = self.marks.get(i).copied().unwrap_or(Mark::Keep);
@@ -1090,8 +1192,16 @@ fn date_line(s: &mut Scratch, wall: UnixTime, out: &mut Vec<u8>) {
         writer::date_header(&mut s.date, wall.0);
         s.date_second = wall.0;
     }
-    out.extend_from_slice(&s.date);
+    // `Date: ` + an rfc1123-date of a four-digit year + CRLF has one length: copied as a
+    // fixed-size array, that is a few moves instead of a `memcpy` call.
+    match <&[u8; DATE_LINE_BYTES]>::try_from(&s.date[..]) {
+        Ok(line) => out.extend_from_slice(line),
+        Err(_) => out.extend_from_slice(&s.date),
+    }
 }
+
+/// Length of `Date: Sat, 13 Nov 2010 23:29:00 GMT\r\n`.
+const DATE_LINE_BYTES: usize = 37;
 
 /// OPTIONS addressed to the registrar itself.
 fn options<A: Authorizer>(
@@ -1368,6 +1478,121 @@ mod tests {
         }
     }
 
+    /// The borrowed AoR is, whenever there is one, exactly the key `canonical_aor` builds; and
+    /// the usual canonical To URIs do borrow.
+    #[test]
+    fn aor_in_place_is_the_canonical_aor() {
+        let uris: &[(&str, [bool; 2])] = &[
+            // (URI, borrowed with [Sensitive, Insensitive])
+            ("sip:alice@example.com", [true, true]),
+            ("sip:alice@example.com:5060;transport=udp", [true, true]),
+            ("sips:alice@example.com?subject=x", [true, true]),
+            ("sip:Alice@example.com", [true, false]),
+            ("sip:alice@Example.com", [false, false]),
+            ("sip:alice@example.com.", [false, false]),
+            ("sip:al%69ce@example.com", [false, false]),
+            ("sip:alice:secret@example.com", [false, false]),
+            ("sip:example.com", [true, true]),
+            ("sip:EXAMPLE.com", [false, false]),
+            ("sip:alice@192.0.2.1:5060", [true, true]),
+            ("sip:alice@[2001:db8::1]", [true, true]),
+            ("sip:alice@[2001:DB8::1]", [false, false]),
+            (
+                "sip:+1-555;phone-context=x@example.com;user=phone",
+                [true, true],
+            ),
+            ("tel:+1-555", [false, false]),
+        ];
+        let limits = crate::sip::uri::UriLimits::default();
+        for &(text, borrows) in uris {
+            let uri = Uri::parse(text.as_bytes(), &limits).unwrap();
+            for (case, borrows) in [UserCase::Sensitive, UserCase::Insensitive]
+                .into_iter()
+                .zip(borrows)
+            {
+                let in_place = canonical_aor_in_place(&uri, case);
+                assert_eq!(in_place.is_some(), borrows, "{text} {case:?}");
+                let mut built = Vec::new();
+                if let Some(key) = in_place {
+                    assert!(canonical_aor(&uri, case, &mut built));
+                    assert_eq!(key, &built[..], "{text} {case:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any URI that parses: a borrowed AoR is the built one.
+        #[test]
+        fn aor_in_place_agrees(
+            user in "[a-zA-Z0-9%.+-]{0,12}",
+            password in proptest::option::of("[a-z]{1,4}"),
+            host in "[a-zA-Z0-9.-]{1,12}|\\[[0-9a-fA-F:]{2,12}\\]|[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
+            port in proptest::option::of(0u16..9999),
+            insensitive in proptest::bool::ANY,
+        ) {
+            let mut text = String::from("sip:");
+            if !user.is_empty() {
+                text.push_str(&user);
+                if let Some(p) = &password {
+                    text.push(':');
+                    text.push_str(p);
+                }
+                text.push('@');
+            }
+            text.push_str(&host);
+            if let Some(p) = port {
+                text.push_str(&format!(":{p}"));
+            }
+            let case = if insensitive { UserCase::Insensitive } else { UserCase::Sensitive };
+            if let Ok(uri) = Uri::parse(text.as_bytes(), &Default::default()) {
+                let mut built = Vec::new();
+                let ok = canonical_aor(&uri, case, &mut built);
+                if let Some(key) = canonical_aor_in_place(&uri, case) {
+                    proptest::prop_assert!(ok);
+                    proptest::prop_assert_eq!(key, &built[..], "{}", text);
+                }
+            }
+        }
+    }
+
+    /// `has_in_range` and `has_upper_or_percent` against the obvious byte tests: every length
+    /// up to 40, the byte at every position, bytes at the ranges' edges and at 0x80 and above
+    /// around them.
+    #[test]
+    fn in_range_scan_finds_every_byte() {
+        let ranges = [(b'A', b'Z'), (b'%', b'%'), (1, 0x7f)];
+        let probes = [
+            0u8, 1, b'$', b'%', b'&', b'@', b'A', b'M', b'Z', b'[', b'a', 0x7f, 0x80, 0xa5, 0xc1,
+            0xda, 0xdb, 0xff,
+        ];
+        for (lo, hi) in ranges {
+            for len in 0..=40 {
+                for filler in [b'a', 0x80 | b'A', 0xff] {
+                    let base = vec![filler; len];
+                    let expect = |s: &[u8]| s.iter().any(|b| (lo..=hi).contains(b));
+                    assert_eq!(has_in_range(&base, lo, hi), expect(&base));
+                    for at in 0..len {
+                        for &p in &probes {
+                            let mut s = base.clone();
+                            s[at] = p;
+                            assert_eq!(
+                                has_in_range(&s, lo, hi),
+                                expect(&s),
+                                "{lo:#x}..={hi:#x} len {len} at {at} byte {p:#x}"
+                            );
+                            assert_eq!(
+                                has_upper_or_percent(&s),
+                                s.iter().any(|&b| b.is_ascii_uppercase() || b == b'%'),
+                                "len {len} at {at} byte {p:#x}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `handle_batch` answers exactly as `handle` on each message in turn: same outcomes,
     /// bytes, statistics and journal, for REGISTERs, refreshes, errors and other methods.
     #[test]
@@ -1459,17 +1684,35 @@ mod tests {
                 params_key: 0,
             })
         };
-        let stored: [&[u8]; 6] = [
+        let long = format!(";+sip.instance=\"<urn:{}>\"", "a".repeat(300));
+        let stored: [&[u8]; 12] = [
             b";+sip.instance=\"<urn:a>\";reg-id=1",
             b";+sip.instance=\"<urn:a>\"",
             b";+SIP.Instance=\"<urn:a>\"",
             b";reg-id=1;+sip.instance=\"<urn:a>\"",
             b";+sip.instance=\"<urn:a>x\"",
             b";x=1",
+            b";+sip.instance=\"<urn:\\\"a>\";reg-id=1",
+            b";+sip.instance=\"<urn:a\\\\>\"",
+            b";+sip.instance=\"\";reg-id=1",
+            b";+sip.instance=<urn:a>;reg-id=1",
+            b";+sip.instance=\"<urn:a>\";+sip.instance=\"<urn:b>\"",
+            long.as_bytes(),
         ];
+        let long_instance = format!("<urn:{}>", "a".repeat(300));
         for p in stored {
             let b = binding(p);
-            for i in [&b"<urn:a>"[..], b"<urn:a", b"<urn:a>x", b"", b"<urn:b>"] {
+            for i in [
+                &b"<urn:a>"[..],
+                b"<urn:a",
+                b"<urn:a>x",
+                b"",
+                b"<urn:b>",
+                b"<urn:\\\"a>",
+                b"<urn:a\\\\>",
+                b"<urn:a>\";reg-id=1",
+                long_instance.as_bytes(),
+            ] {
                 assert_eq!(
                     b.instance_is(i),
                     b.instance().map(|bi| bi == i),

@@ -229,6 +229,60 @@ impl<T> TimerWheel<T> {
         self.release(key.index).1
     }
 
+    /// O(1). Moves a live entry to `deadline_ms` (as if cancelled and inserted again, but the
+    /// entry and its key stay the same: nothing is freed or allocated). Returns false, changing
+    /// nothing, for a stale key. Moving to the deadline the entry has is a no-op.
+    pub fn reschedule(&mut self, key: TimerKey, deadline_ms: u64) -> bool {
+        let Some(entry) = self.live_entry(key) else {
+            return false;
+        };
+        let old = entry.deadline_ms;
+        if old == deadline_ms {
+            return true;
+        }
+        if self.stays_in_its_slot(old, deadline_ms) {
+            self.entries[key.index as usize].deadline_ms = deadline_ms;
+            return true;
+        }
+        self.unlink(key.index);
+        self.entries[key.index as usize].deadline_ms = deadline_ms;
+        if deadline_ms <= self.now_ms {
+            self.push_back(READY, key.index);
+        } else {
+            self.place(key.index);
+        }
+        true
+    }
+
+    /// True if a live entry with deadline `old` sits in a slot (not on the ready or cascade
+    /// queue) where `place` would put it with deadline `new` as well: then moving it is only
+    /// changing its deadline. Lowers the slot's `top_min` to the new tick when the slot is on
+    /// the top level (a later tick leaves it a valid lower bound).
+    ///
+    /// An entry is on the ready queue only if its deadline was due when inserted (`old <=
+    /// now_ms` ever since) or its tick was reached (`<= elapsed`); on the cascade queue only
+    /// while that is not empty. Otherwise it is in the slot that `level_for`/`slot_for` give
+    /// for its tick relative to the current `elapsed` (the wheel's invariant).
+    fn stays_in_its_slot(&mut self, old: u64, new: u64) -> bool {
+        if old <= self.now_ms || new <= self.now_ms || !self.list_is_empty(CASCADE) {
+            return false;
+        }
+        let (from, to) = (self.tick_of(old), self.tick_of(new));
+        // `to > elapsed` follows from `new > now_ms >= elapsed * tick_ms`.
+        if from <= self.elapsed {
+            return false;
+        }
+        let level = level_for(self.elapsed, from);
+        let slot = slot_for(from, level);
+        if level_for(self.elapsed, to) != level || slot_for(to, level) != slot {
+            return false;
+        }
+        if level == TOP {
+            self.top_min[slot] = self.top_min[slot].min(to);
+        }
+        true
+    }
+
     /// Starts loading the entry of `key` into the cache (a hint: no effect on the wheel; a
     /// stale or out-of-range key is ignored).
     #[inline]
@@ -977,6 +1031,13 @@ mod tests {
         },
         PollBackwards(u64),
         Drain(usize),
+        /// Moves a live entry (picked like `Cancel`) to a deadline of the given kind; and a
+        /// stale key, which must change nothing.
+        Reschedule {
+            pick: usize,
+            kind: u8,
+            amount: u64,
+        },
     }
 
     fn budget() -> impl Strategy<Value = usize> {
@@ -999,6 +1060,15 @@ mod tests {
             8 => (advance, budget()).prop_map(|(advance, budget)| Op::Poll { advance, budget }),
             1 => (1u64..1_000).prop_map(Op::PollBackwards),
             1 => budget().prop_map(Op::Drain),
+        ]
+    }
+
+    /// [`op`] plus [`Op::Reschedule`].
+    fn op_with_reschedule() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => op(),
+            1 => (any::<usize>(), 0u8..7, any::<u64>())
+                .prop_map(|(pick, kind, amount)| Op::Reschedule { pick, kind, amount }),
         ]
     }
 
@@ -1174,6 +1244,33 @@ mod tests {
                     }
                 }
                 Op::Drain(budget) => drain(&mut wheel, &mut model, budget.max(1)),
+                Op::Reschedule { pick, kind, amount } => {
+                    if let Some(&key) = model.dead.get(pick % model.dead.len().max(1)) {
+                        assert!(!wheel.reschedule(key, amount));
+                    }
+                    if model.live.is_empty() {
+                        continue;
+                    }
+                    let (&id, &(key, old)) = model
+                        .live
+                        .iter()
+                        .nth(pick % model.live.len())
+                        .expect("pick");
+                    let deadline = deadline_for(&model, kind, amount);
+                    assert!(wheel.reschedule(key, deadline));
+                    model.live.insert(id, (key, deadline));
+                    model.by_deadline.remove(&(old, id));
+                    model.by_deadline.insert((deadline, id), key);
+                    // Moving to the same deadline changes nothing; otherwise the entry is
+                    // placed as an insert would place it.
+                    if deadline != old {
+                        if deadline <= model.now {
+                            model.due_at_insert.insert(id);
+                        } else {
+                            model.due_at_insert.remove(&id);
+                        }
+                    }
+                }
             }
             check(&wheel, &model);
         }
@@ -1183,8 +1280,21 @@ mod tests {
     }
 
     fn insert(wheel: &mut TimerWheel<u64>, model: &mut Model, kind: u8, amount: u64) {
+        let deadline = deadline_for(model, kind, amount);
+        let id = model.next_id;
+        model.next_id += 1;
+        let key = wheel.insert(deadline, id);
+        model.live.insert(id, (key, deadline));
+        model.by_deadline.insert((deadline, id), key);
+        if deadline <= model.now {
+            model.due_at_insert.insert(id);
+        }
+    }
+
+    /// A deadline of kind `kind` (0 to 6) relative to the model's time.
+    fn deadline_for(model: &Model, kind: u8, amount: u64) -> u64 {
         let now = model.now;
-        let deadline = match kind {
+        match kind {
             0 => now.saturating_sub(amount % 5_000),
             1 => now.saturating_add(amount % 2_000),
             2 => now.saturating_add(amount % (1 << 24)),
@@ -1201,14 +1311,6 @@ mod tests {
                     .saturating_add((amount >> 16) % 3)
                     .saturating_sub(1)
             }
-        };
-        let id = model.next_id;
-        model.next_id += 1;
-        let key = wheel.insert(deadline, id);
-        model.live.insert(id, (key, deadline));
-        model.by_deadline.insert((deadline, id), key);
-        if deadline <= model.now {
-            model.due_at_insert.insert(id);
         }
     }
 
@@ -1240,6 +1342,20 @@ mod tests {
                 1 => (u64::MAX - (1 << 41))..=u64::MAX,
             ],
             ops in prop::collection::vec(op(), 1..300),
+        ) {
+            run_ops(tick, start, &ops);
+        }
+
+        /// The same with entries moved by `reschedule`.
+        #[test]
+        fn model_based_with_reschedule(
+            tick in prop_oneof![Just(1u64), Just(10), Just(1_000), 1u64..50],
+            start in prop_oneof![
+                2 => 0u64..1_000,
+                2 => 0u64..(1 << 50),
+                1 => (u64::MAX - (1 << 41))..=u64::MAX,
+            ],
+            ops in prop::collection::vec(op_with_reschedule(), 1..300),
         ) {
             run_ops(tick, start, &ops);
         }

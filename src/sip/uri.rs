@@ -560,21 +560,23 @@ pub(crate) fn host_name(s: &[u8]) -> Result<Host<'_>, UriError> {
         }
     }
     let name = trim_dot(s);
-    let alnum = |i: usize| CLASS[name[i] as usize] & C_ALNUM != 0;
-    // Labels are non-empty and start and end with an alphanumeric exactly when the name
-    // does and every dot has an alphanumeric on both sides (a `-` next to a dot or at
-    // either end fails one of these).
-    if name.is_empty() || !alnum(0) || !alnum(name.len() - 1) {
-        return Err(UriError::Host);
-    }
-    let mut last_label = 0;
-    while let Some(off) = scan::find_any(&name[last_label..], b".") {
-        let dot = last_label + off;
-        // Neither end of the name is a dot, so both neighbours exist.
-        if !alnum(dot - 1) || !alnum(dot + 1) {
+    let alnum = |b: u8| CLASS[b as usize] & C_ALNUM != 0;
+    // Labels are non-empty and start and end with an alphanumeric (a `-` or a dot at either
+    // end of one fails): each label is read up to its dot, byte by byte (names are short,
+    // and a search per label costs more than the bytes it skips).
+    let (mut last_label, mut i) = (0, 0);
+    loop {
+        while i < name.len() && name[i] != b'.' {
+            i += 1;
+        }
+        if i == last_label || !alnum(name[last_label]) || !alnum(name[i - 1]) {
             return Err(UriError::Host);
         }
-        last_label = dot + 1;
+        if i == name.len() {
+            break;
+        }
+        i += 1;
+        last_label = i;
     }
     if name[last_label].is_ascii_digit() {
         // All-numeric names included: only an IPv4 address may end so.

@@ -327,10 +327,7 @@ type GenericParam<'b> = (&'b [u8], Option<&'b [u8]>);
 #[inline(always)]
 fn fast_generic_param(after: &[u8]) -> Option<(usize, GenericParam<'_>)> {
     let ends = |i: usize| after.get(i).is_none_or(|&b| b == b';');
-    let i = after
-        .iter()
-        .position(|&b| !scan::is_token(b))
-        .unwrap_or(after.len());
+    let i = uri::token_run(after, 0);
     if i == 0 {
         return None;
     }

@@ -410,6 +410,69 @@ pub(crate) fn class_run(s: &[u8], mut i: usize, class: u8) -> usize {
     i
 }
 
+/// `TOKEN_AT[i][b]` is `1 << i` when `b` is a `token` byte (0 otherwise): OR-ing the entries
+/// of eight bytes, each from the table of its position, gives the token bytes among them
+/// as one bit mask, whose first clear bit is the first byte outside the class.
+static TOKEN_AT: [[u8; 256]; 8] = {
+    let mut t = [[0u8; 256]; 8];
+    let mut b = 0;
+    while b < 256 {
+        if CLASS[b] & C_TOKEN != 0 {
+            let mut i = 0;
+            while i < 8 {
+                t[i][b] = 1 << i;
+                i += 1;
+            }
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Bit `i` set where byte `i` of `c` is a `token` byte (see [`TOKEN_AT`]).
+#[inline(always)]
+fn token_mask(c: &[u8; 8]) -> u8 {
+    TOKEN_AT[0][c[0] as usize]
+        | TOKEN_AT[1][c[1] as usize]
+        | TOKEN_AT[2][c[2] as usize]
+        | TOKEN_AT[3][c[3] as usize]
+        | TOKEN_AT[4][c[4] as usize]
+        | TOKEN_AT[5][c[5] as usize]
+        | TOKEN_AT[6][c[6] as usize]
+        | TOKEN_AT[7][c[7] as usize]
+}
+
+/// Index of the first byte at or after `i` (`i <= s.len()`) that is not a `token` byte, or
+/// the length of `s`: [`class_run`] with `C_TOKEN`, for the short runs of parameter names.
+/// Each step of eight bytes gives the exact end of a run that ends within it, so a name
+/// shorter than eight bytes costs one step, not a step and then a byte loop; fewer than
+/// eight bytes left are read as the last eight of `s` (when it has eight).
+#[inline(always)]
+pub(crate) fn token_run(s: &[u8], mut i: usize) -> usize {
+    while let Some(c) = s.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let m = token_mask(c);
+        if m != 0xff {
+            return i + (!m).trailing_zeros() as usize;
+        }
+        i += 8;
+    }
+    match s.last_chunk::<8>() {
+        // The last eight bytes, of which the first `i - last` (at most eight) are behind
+        // `i`: shifted out, with zeros (non-token) coming in, so the run ends at the end of
+        // `s` at the latest.
+        Some(c) => {
+            let seen = i - (s.len() - 8);
+            i + (!(u32::from(token_mask(c)) >> seen)).trailing_zeros() as usize
+        }
+        None => {
+            while i < s.len() && CLASS[s[i] as usize] & C_TOKEN != 0 {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each octet 0..=255 and
 /// without leading zeros (as `std` reads it), parsed without going through `str`.
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
@@ -1099,6 +1162,37 @@ mod tests {
         assert_eq!(escaped_run(b"ab%4gcd@x", 0, C_USER), 2);
         assert_eq!(escaped_run(b"abcdefgh%41", 0, C_USER), 11);
         assert_eq!(escaped_run(b"abcdefgh%4", 0, C_USER), 8);
+    }
+
+    /// `token_run` stops where `class_run` with `C_TOKEN` does, for every length, start and
+    /// stop position (the eight-byte steps, the overlapping last eight bytes and the byte
+    /// loop of slices under eight bytes), bytes >= 0x80 included.
+    #[test]
+    fn token_run_finds_the_first_byte_outside_the_class() {
+        for len in 0..=40 {
+            let base: Vec<u8> = (0..len).map(|i| b"aZ9-.!%*_+`'~"[i % 13]).collect();
+            for start in 0..=len {
+                assert_eq!(token_run(&base, start), len, "{len} {start}");
+            }
+            for at in 0..len {
+                for stop in [b' ', b'=', b';', b'@', b'"', 0x80, 0xff, 0, b'\r'] {
+                    let mut s = base.clone();
+                    s[at] = stop;
+                    for start in 0..=len {
+                        let want = if start <= at { at } else { len };
+                        assert_eq!(token_run(&s, start), want, "{len} {at} {stop} {start}");
+                        assert_eq!(token_run(&s, start), class_run(&s, start, C_TOKEN));
+                    }
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            for len in [1, 7, 8, 9, 16] {
+                let s = vec![b; len];
+                let want = if scan::is_token(b) { len } else { 0 };
+                assert_eq!(token_run(&s, 0), want, "{b} {len}");
+            }
+        }
     }
 
     /// The host reading this module had before the label-wise one, kept as the reference.

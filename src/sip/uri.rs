@@ -119,8 +119,34 @@ impl Default for UriLimits {
 }
 
 impl<'b> Uri<'b> {
+    /// A placeholder for [`parse_into`](Self::parse_into) to overwrite: an empty SIP URI.
+    pub(crate) const EMPTY: Uri<'static> = Uri {
+        scheme: Scheme::Sip,
+        user: None,
+        password: None,
+        host: None,
+        host_raw: b"",
+        port: None,
+        params: b"",
+        headers: b"",
+        raw: b"",
+    };
+
     /// Parses a URI (the whole slice must be the URI).
     pub fn parse(raw: &'b [u8], limits: &UriLimits) -> Result<Uri<'b>, UriError> {
+        let mut uri = Uri::EMPTY;
+        Uri::parse_into(raw, limits, &mut uri)?;
+        Ok(uri)
+    }
+
+    /// [`parse`](Self::parse) writing the URI into `out`, so that a caller that keeps it
+    /// inside a larger value (a name-addr, a request) does not copy its 152 bytes there from
+    /// a `Result`. `out` holds no meaningful URI after an error.
+    pub(crate) fn parse_into(
+        raw: &'b [u8],
+        limits: &UriLimits,
+        out: &mut Uri<'b>,
+    ) -> Result<(), UriError> {
         if raw.is_empty() {
             return Err(UriError::Empty);
         }
@@ -129,7 +155,7 @@ impl<'b> Uri<'b> {
         }
         // The scheme of nearly every URI a registrar sees, decided by one word compare.
         if raw.len() > 4 && scan::eq_lower(&raw[..4], b"sip:") {
-            return parse_sip(Scheme::Sip, &raw[4..], raw);
+            return parse_sip(Scheme::Sip, &raw[4..], raw, out);
         }
         let colon = raw
             .iter()
@@ -154,13 +180,13 @@ impl<'b> Uri<'b> {
             Scheme::Other(scheme_raw)
         };
         match scheme {
-            Scheme::Sip | Scheme::Sips => parse_sip(scheme, rest, raw),
-            Scheme::Tel => parse_tel(rest, raw),
+            Scheme::Sip | Scheme::Sips => parse_sip(scheme, rest, raw, out),
+            Scheme::Tel => parse_tel(rest, raw, out),
             Scheme::Other(_) => {
                 if rest.is_empty() || !rest.iter().all(|&b| scan::is_uric(b)) {
                     return Err(UriError::Scheme);
                 }
-                Ok(Uri {
+                *out = Uri {
                     scheme,
                     user: None,
                     password: None,
@@ -170,7 +196,8 @@ impl<'b> Uri<'b> {
                     params: b"",
                     headers: b"",
                     raw,
-                })
+                };
+                Ok(())
             }
         }
     }
@@ -243,7 +270,13 @@ fn scheme_eq(a: Scheme<'_>, b: Scheme<'_>) -> bool {
     }
 }
 
-fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
+/// A SIP or SIPS URI (`rest` follows the scheme's colon) into `out` (see [`Uri::parse_into`]).
+fn parse_sip<'b>(
+    scheme: Scheme<'b>,
+    rest: &'b [u8],
+    raw: &'b [u8],
+    out: &mut Uri<'b>,
+) -> Result<(), UriError> {
     // '@' may not appear unescaped anywhere after the userinfo, so the first one ends it.
     // One pass reads the user (and password) up to the first byte outside its class: if that
     // is the '@', the userinfo is valid; otherwise a later '@' means the userinfo holds that
@@ -287,7 +320,7 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
         }
     };
     let (params, headers) = params_and_headers(tail)?;
-    Ok(Uri {
+    *out = Uri {
         scheme,
         user,
         password,
@@ -297,7 +330,8 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
         params,
         headers,
         raw,
-    })
+    };
+    Ok(())
 }
 
 /// Splits and checks what follows the hostport (empty, or starting with `;` or `?`): the
@@ -718,7 +752,7 @@ fn validate_headers(headers: &[u8]) -> Result<(), UriError> {
 
 /// `telephoneuri = "tel:" telephone-subscriber` (RFC 3966), checked loosely: a number of
 /// digits, visual separators and `*#+`, then parameters.
-fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
+fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8], out: &mut Uri<'b>) -> Result<(), UriError> {
     let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
     let (number, params) = (&rest[..end], &rest[end..]);
     let ok = !number.is_empty()
@@ -730,7 +764,7 @@ fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
     }
     let params = strip_param_lead(params)?;
     validate_params(params)?;
-    Ok(Uri {
+    *out = Uri {
         scheme: Scheme::Tel,
         user: Some(number),
         password: None,
@@ -740,7 +774,8 @@ fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
         params,
         headers: b"",
         raw,
-    })
+    };
+    Ok(())
 }
 
 fn tel_number_eq(a: &[u8], b: &[u8]) -> bool {

@@ -327,10 +327,7 @@ type GenericParam<'b> = (&'b [u8], Option<&'b [u8]>);
 #[inline(always)]
 fn fast_generic_param(after: &[u8]) -> Option<(usize, GenericParam<'_>)> {
     let ends = |i: usize| after.get(i).is_none_or(|&b| b == b';');
-    let i = after
-        .iter()
-        .position(|&b| !scan::is_token(b))
-        .unwrap_or(after.len());
+    let i = uri::token_run(after, 0);
     if i == 0 {
         return None;
     }
@@ -459,11 +456,39 @@ impl<'b> NameAddr<'b> {
         s: &'b [u8],
         limits: &UriLimits,
         known: Option<&Uri<'b>>,
-        mut seen: impl FnMut(&'b [u8], Option<&'b [u8]>),
+        seen: impl FnMut(&'b [u8], Option<&'b [u8]>),
     ) -> Result<NameAddr<'b>, HeaderError> {
-        let parse_uri = |text: &'b [u8]| match known {
-            Some(k) if k.raw == text => Ok(*k),
-            _ => Uri::parse(text, limits),
+        let mut na = NameAddr::EMPTY;
+        Self::parse_into(s, limits, known, seen, &mut na)?;
+        Ok(na)
+    }
+
+    /// A placeholder for [`parse_into`](Self::parse_into) to overwrite.
+    pub(crate) const EMPTY: NameAddr<'static> = NameAddr {
+        display: None,
+        uri: Uri::EMPTY,
+        angle: false,
+        params: HeaderParams::EMPTY,
+        tag: None,
+    };
+
+    /// [`parse_reusing`](Self::parse_reusing) writing the address into `out`, the URI parsed
+    /// right into its place, so that a caller keeping the address inside a larger value does
+    /// not copy its 216 bytes there from a `Result` (nor the URI into it). `out` holds no
+    /// meaningful address after an error.
+    pub(crate) fn parse_into(
+        s: &'b [u8],
+        limits: &UriLimits,
+        known: Option<&Uri<'b>>,
+        mut seen: impl FnMut(&'b [u8], Option<&'b [u8]>),
+        out: &mut NameAddr<'b>,
+    ) -> Result<(), HeaderError> {
+        let parse_uri = |text: &'b [u8], uri: &mut Uri<'b>| match known {
+            Some(k) if k.raw == text => {
+                *uri = *k;
+                Ok(())
+            }
+            _ => Uri::parse_into(text, limits, uri),
         };
         let s = scan::trim_lws(s);
         // Common case: a quoted display name, blanks, then `<`. One scan of the quoted string
@@ -491,21 +516,16 @@ impl<'b> NameAddr<'b> {
             };
             let after = &s[lt + 1..];
             let gt = scan::find_any(after, b">").ok_or(HeaderError::NameAddr)?;
-            let uri = parse_uri(&after[..gt])?;
+            parse_uri(&after[..gt], &mut out.uri)?;
             let mut tag = None;
-            let params = HeaderParams::parse_with(&after[gt + 1..], |n, v| {
+            out.params = HeaderParams::parse_with(&after[gt + 1..], |n, v| {
                 if tag.is_none() && scan::token_eq(n, b"tag") {
                     tag = Some(v);
                 }
                 seen(n, v);
             })?;
-            return Ok(NameAddr {
-                display,
-                uri,
-                angle: true,
-                params,
-                tag,
-            });
+            (out.display, out.angle, out.tag) = (display, true, tag);
+            return Ok(());
         }
         // addr-spec: no display name, URI until the first ';'.
         let end = s.iter().position(|&b| b == b';').unwrap_or(s.len());
@@ -516,21 +536,16 @@ impl<'b> NameAddr<'b> {
         {
             return Err(HeaderError::NameAddr);
         }
-        let uri = parse_uri(uri_raw)?;
+        parse_uri(uri_raw, &mut out.uri)?;
         let mut tag = None;
-        let params = HeaderParams::parse_with(&s[end..], |n, v| {
+        out.params = HeaderParams::parse_with(&s[end..], |n, v| {
             if tag.is_none() && scan::token_eq(n, b"tag") {
                 tag = Some(v);
             }
             seen(n, v);
         })?;
-        Ok(NameAddr {
-            display: None,
-            uri,
-            angle: false,
-            params,
-            tag,
-        })
+        (out.display, out.angle, out.tag) = (None, false, tag);
+        Ok(())
     }
 
     /// The `tag` parameter (From/To).
@@ -578,19 +593,20 @@ pub fn parse_from_to_reusing<'b>(
 }
 
 /// [`parse_from_to_reusing`] writing the address into `slot`, so that a caller keeping it in
-/// an `Option` does not copy it there from a `Result`. `slot` is left as it was on error.
+/// an `Option` does not copy it there from a `Result`. `slot` is `None` after an error.
 pub(crate) fn parse_from_to_into<'b>(
     s: &'b [u8],
     limits: &UriLimits,
     known: Option<&Uri<'b>>,
     slot: &mut Option<NameAddr<'b>>,
 ) -> Result<(), HeaderError> {
-    let na = slot.insert(NameAddr::parse_reusing(s, limits, known, |_, _| {})?);
-    if let Err(e) = check_tag(na.tag) {
+    let na = slot.insert(NameAddr::EMPTY);
+    let parsed =
+        NameAddr::parse_into(s, limits, known, |_, _| {}, na).and_then(|()| check_tag(na.tag));
+    if parsed.is_err() {
         *slot = None;
-        return Err(e);
     }
-    Ok(())
+    parsed
 }
 
 /// From/To: a `tag` parameter must have a token value.
@@ -960,32 +976,61 @@ impl<'b> ContactList<'b> {
 impl<'b> ContactValue<'b> {
     /// `contact-param = (name-addr / addr-spec) *(SEMI contact-params)`
     pub fn parse(s: &'b [u8], limits: &UriLimits) -> Result<ContactValue<'b>, HeaderError> {
+        let mut c = ContactValue::EMPTY;
+        Self::parse_into(s, limits, &mut c)?;
+        Ok(c)
+    }
+
+    /// A placeholder for [`parse_into`](Self::parse_into) to overwrite.
+    pub(crate) const EMPTY: ContactValue<'static> = ContactValue {
+        addr: NameAddr::EMPTY,
+        expires: None,
+        q: None,
+        instance: None,
+        reg_id: None,
+        methods: None,
+    };
+
+    /// [`parse`](Self::parse) writing the value into `out`, the address parsed right into its
+    /// place (see [`NameAddr::parse_into`]). `out` holds no meaningful value after an error.
+    pub(crate) fn parse_into(
+        s: &'b [u8],
+        limits: &UriLimits,
+        out: &mut ContactValue<'b>,
+    ) -> Result<(), HeaderError> {
         let (mut expires, mut q, mut instance, mut reg_id, mut methods) =
             (None, None, None, None, None);
         let mut bad = false;
-        let addr = NameAddr::parse_with(s, limits, |name, value| {
-            if scan::token_eq(name, b"expires") {
-                match value.map(parse_number) {
-                    Some(Ok(v)) => expires = Some(v),
-                    _ => bad = true,
+        let addr = &mut out.addr;
+        NameAddr::parse_into(
+            s,
+            limits,
+            None,
+            |name, value| {
+                if scan::token_eq(name, b"expires") {
+                    match value.map(parse_number) {
+                        Some(Ok(v)) => expires = Some(v),
+                        _ => bad = true,
+                    }
+                } else if scan::token_eq(name, b"q") {
+                    match value.map(parse_qvalue) {
+                        Some(Ok(v)) => q = Some(v),
+                        _ => bad = true,
+                    }
+                } else if scan::token_eq(name, b"+sip.instance") {
+                    instance = instance.or(value.map(unquote));
+                } else if scan::token_eq(name, b"reg-id") {
+                    reg_id = reg_id.or(Some(
+                        value
+                            .ok_or(HeaderError::Param)
+                            .and_then(|v| parse_number(v).map_err(|_| HeaderError::Param)),
+                    ));
+                } else if scan::token_eq(name, b"methods") {
+                    methods = methods.or(value.map(unquote));
                 }
-            } else if scan::token_eq(name, b"q") {
-                match value.map(parse_qvalue) {
-                    Some(Ok(v)) => q = Some(v),
-                    _ => bad = true,
-                }
-            } else if scan::token_eq(name, b"+sip.instance") {
-                instance = instance.or(value.map(unquote));
-            } else if scan::token_eq(name, b"reg-id") {
-                reg_id = reg_id.or(Some(
-                    value
-                        .ok_or(HeaderError::Param)
-                        .and_then(|v| parse_number(v).map_err(|_| HeaderError::Param)),
-                ));
-            } else if scan::token_eq(name, b"methods") {
-                methods = methods.or(value.map(unquote));
-            }
-        })?;
+            },
+            addr,
+        )?;
         if bad {
             return Err(HeaderError::Param);
         }
@@ -993,14 +1038,9 @@ impl<'b> ContactValue<'b> {
             // An absoluteURI of another scheme is fine in name-addr form only.
             return Err(HeaderError::Contact);
         }
-        Ok(ContactValue {
-            addr,
-            expires,
-            q,
-            instance,
-            reg_id,
-            methods,
-        })
+        (out.expires, out.q, out.instance, out.reg_id, out.methods) =
+            (expires, q, instance, reg_id, methods);
+        Ok(())
     }
 
     /// `+sip.instance` (RFC 5626), quotes removed.

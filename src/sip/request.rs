@@ -192,7 +192,9 @@ impl<'b, 'h> Request<'b, 'h> {
         let uri_limits = UriLimits {
             max_uri_bytes: config.limits.max_request_uri_bytes,
         };
-        let uri = Uri::parse(uri, &uri_limits).map_err(RequestError::RequestUri)?;
+        let mut uri_slot = Uri::EMPTY;
+        Uri::parse_into(uri, &uri_limits, &mut uri_slot).map_err(RequestError::RequestUri)?;
+        let uri = uri_slot;
         // RFC 3261 §19.1.1, Table 1: headers are not allowed in a Request-URI.
         if uri.is_sip() && !uri.headers.is_empty() {
             return Err(RequestError::RequestUri(UriError::Header));
@@ -499,9 +501,13 @@ impl<'b> Iterator for Contacts<'b, '_> {
             self.index += 1;
             if h.kind == Hdr::Contact {
                 // Nearly every Contact header holds one element: read the value whole first,
-                // without a search for the commas between elements (see `whole_element`).
-                if let Some(c) = whole_element(h.value, &self.limits) {
-                    return Some(Ok(ContactItem::Value(c)));
+                // without a search for the commas between elements (see `whole_element`),
+                // right into the item returned.
+                let mut item = Some(Ok(ContactItem::Value(ContactValue::EMPTY)));
+                if let Some(Ok(ContactItem::Value(c))) = &mut item {
+                    if whole_element(h.value, &self.limits, c) {
+                        return item;
+                    }
                 }
                 self.elements = Some(header::elements(h.value));
             }
@@ -509,7 +515,8 @@ impl<'b> Iterator for Contacts<'b, '_> {
     }
 }
 
-/// The value of a Contact header read as one element, when it parses as one.
+/// Reads the value of a Contact header as one element into `out`: true when it parses as
+/// one (`out` holds no meaningful value otherwise).
 ///
 /// A `contact-param` that parses holds no comma outside quoted strings and `<...>`: display
 /// names are one quoted string or tokens, an `addr-spec` refuses commas, parameter names are
@@ -518,12 +525,9 @@ impl<'b> Iterator for Contacts<'b, '_> {
 /// split does. A value that does not parse (or is `*`, or empty) is left to that split,
 /// which reports the first bad element exactly as before.
 #[inline]
-fn whole_element<'b>(value: &'b [u8], limits: &UriLimits) -> Option<ContactValue<'b>> {
+fn whole_element<'b>(value: &'b [u8], limits: &UriLimits, out: &mut ContactValue<'b>) -> bool {
     let v = scan::trim_lws(value);
-    if v.is_empty() || v == b"*" {
-        return None;
-    }
-    ContactValue::parse(v, limits).ok()
+    !v.is_empty() && v != b"*" && ContactValue::parse_into(v, limits, out).is_ok()
 }
 
 #[cfg(test)]

@@ -119,8 +119,34 @@ impl Default for UriLimits {
 }
 
 impl<'b> Uri<'b> {
+    /// A placeholder for [`parse_into`](Self::parse_into) to overwrite: an empty SIP URI.
+    pub(crate) const EMPTY: Uri<'static> = Uri {
+        scheme: Scheme::Sip,
+        user: None,
+        password: None,
+        host: None,
+        host_raw: b"",
+        port: None,
+        params: b"",
+        headers: b"",
+        raw: b"",
+    };
+
     /// Parses a URI (the whole slice must be the URI).
     pub fn parse(raw: &'b [u8], limits: &UriLimits) -> Result<Uri<'b>, UriError> {
+        let mut uri = Uri::EMPTY;
+        Uri::parse_into(raw, limits, &mut uri)?;
+        Ok(uri)
+    }
+
+    /// [`parse`](Self::parse) writing the URI into `out`, so that a caller that keeps it
+    /// inside a larger value (a name-addr, a request) does not copy its 152 bytes there from
+    /// a `Result`. `out` holds no meaningful URI after an error.
+    pub(crate) fn parse_into(
+        raw: &'b [u8],
+        limits: &UriLimits,
+        out: &mut Uri<'b>,
+    ) -> Result<(), UriError> {
         if raw.is_empty() {
             return Err(UriError::Empty);
         }
@@ -129,7 +155,7 @@ impl<'b> Uri<'b> {
         }
         // The scheme of nearly every URI a registrar sees, decided by one word compare.
         if raw.len() > 4 && scan::eq_lower(&raw[..4], b"sip:") {
-            return parse_sip(Scheme::Sip, &raw[4..], raw);
+            return parse_sip(Scheme::Sip, &raw[4..], raw, out);
         }
         let colon = raw
             .iter()
@@ -154,13 +180,13 @@ impl<'b> Uri<'b> {
             Scheme::Other(scheme_raw)
         };
         match scheme {
-            Scheme::Sip | Scheme::Sips => parse_sip(scheme, rest, raw),
-            Scheme::Tel => parse_tel(rest, raw),
+            Scheme::Sip | Scheme::Sips => parse_sip(scheme, rest, raw, out),
+            Scheme::Tel => parse_tel(rest, raw, out),
             Scheme::Other(_) => {
                 if rest.is_empty() || !rest.iter().all(|&b| scan::is_uric(b)) {
                     return Err(UriError::Scheme);
                 }
-                Ok(Uri {
+                *out = Uri {
                     scheme,
                     user: None,
                     password: None,
@@ -170,7 +196,8 @@ impl<'b> Uri<'b> {
                     params: b"",
                     headers: b"",
                     raw,
-                })
+                };
+                Ok(())
             }
         }
     }
@@ -243,7 +270,13 @@ fn scheme_eq(a: Scheme<'_>, b: Scheme<'_>) -> bool {
     }
 }
 
-fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
+/// A SIP or SIPS URI (`rest` follows the scheme's colon) into `out` (see [`Uri::parse_into`]).
+fn parse_sip<'b>(
+    scheme: Scheme<'b>,
+    rest: &'b [u8],
+    raw: &'b [u8],
+    out: &mut Uri<'b>,
+) -> Result<(), UriError> {
     // '@' may not appear unescaped anywhere after the userinfo, so the first one ends it.
     // One pass reads the user (and password) up to the first byte outside its class: if that
     // is the '@', the userinfo is valid; otherwise a later '@' means the userinfo holds that
@@ -287,7 +320,7 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
         }
     };
     let (params, headers) = params_and_headers(tail)?;
-    Ok(Uri {
+    *out = Uri {
         scheme,
         user,
         password,
@@ -297,7 +330,8 @@ fn parse_sip<'b>(scheme: Scheme<'b>, rest: &'b [u8], raw: &'b [u8]) -> Result<Ur
         params,
         headers,
         raw,
-    })
+    };
+    Ok(())
 }
 
 /// Splits and checks what follows the hostport (empty, or starting with `;` or `?`): the
@@ -408,6 +442,69 @@ pub(crate) fn class_run(s: &[u8], mut i: usize, class: u8) -> usize {
         i += 1;
     }
     i
+}
+
+/// `TOKEN_AT[i][b]` is `1 << i` when `b` is a `token` byte (0 otherwise): OR-ing the entries
+/// of eight bytes, each from the table of its position, gives the token bytes among them
+/// as one bit mask, whose first clear bit is the first byte outside the class.
+static TOKEN_AT: [[u8; 256]; 8] = {
+    let mut t = [[0u8; 256]; 8];
+    let mut b = 0;
+    while b < 256 {
+        if CLASS[b] & C_TOKEN != 0 {
+            let mut i = 0;
+            while i < 8 {
+                t[i][b] = 1 << i;
+                i += 1;
+            }
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Bit `i` set where byte `i` of `c` is a `token` byte (see [`TOKEN_AT`]).
+#[inline(always)]
+fn token_mask(c: &[u8; 8]) -> u8 {
+    TOKEN_AT[0][c[0] as usize]
+        | TOKEN_AT[1][c[1] as usize]
+        | TOKEN_AT[2][c[2] as usize]
+        | TOKEN_AT[3][c[3] as usize]
+        | TOKEN_AT[4][c[4] as usize]
+        | TOKEN_AT[5][c[5] as usize]
+        | TOKEN_AT[6][c[6] as usize]
+        | TOKEN_AT[7][c[7] as usize]
+}
+
+/// Index of the first byte at or after `i` (`i <= s.len()`) that is not a `token` byte, or
+/// the length of `s`: [`class_run`] with `C_TOKEN`, for the short runs of parameter names.
+/// Each step of eight bytes gives the exact end of a run that ends within it, so a name
+/// shorter than eight bytes costs one step, not a step and then a byte loop; fewer than
+/// eight bytes left are read as the last eight of `s` (when it has eight).
+#[inline(always)]
+pub(crate) fn token_run(s: &[u8], mut i: usize) -> usize {
+    while let Some(c) = s.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let m = token_mask(c);
+        if m != 0xff {
+            return i + (!m).trailing_zeros() as usize;
+        }
+        i += 8;
+    }
+    match s.last_chunk::<8>() {
+        // The last eight bytes, of which the first `i - last` (at most eight) are behind
+        // `i`: shifted out, with zeros (non-token) coming in, so the run ends at the end of
+        // `s` at the latest.
+        Some(c) => {
+            let seen = i - (s.len() - 8);
+            i + (!(u32::from(token_mask(c)) >> seen)).trailing_zeros() as usize
+        }
+        None => {
+            while i < s.len() && CLASS[s[i] as usize] & C_TOKEN != 0 {
+                i += 1;
+            }
+            i
+        }
+    }
 }
 
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each octet 0..=255 and
@@ -560,21 +657,23 @@ pub(crate) fn host_name(s: &[u8]) -> Result<Host<'_>, UriError> {
         }
     }
     let name = trim_dot(s);
-    let alnum = |i: usize| CLASS[name[i] as usize] & C_ALNUM != 0;
-    // Labels are non-empty and start and end with an alphanumeric exactly when the name
-    // does and every dot has an alphanumeric on both sides (a `-` next to a dot or at
-    // either end fails one of these).
-    if name.is_empty() || !alnum(0) || !alnum(name.len() - 1) {
-        return Err(UriError::Host);
-    }
-    let mut last_label = 0;
-    while let Some(off) = scan::find_any(&name[last_label..], b".") {
-        let dot = last_label + off;
-        // Neither end of the name is a dot, so both neighbours exist.
-        if !alnum(dot - 1) || !alnum(dot + 1) {
+    let alnum = |b: u8| CLASS[b as usize] & C_ALNUM != 0;
+    // Labels are non-empty and start and end with an alphanumeric (a `-` or a dot at either
+    // end of one fails): each label is read up to its dot, byte by byte (names are short,
+    // and a search per label costs more than the bytes it skips).
+    let (mut last_label, mut i) = (0, 0);
+    loop {
+        while i < name.len() && name[i] != b'.' {
+            i += 1;
+        }
+        if i == last_label || !alnum(name[last_label]) || !alnum(name[i - 1]) {
             return Err(UriError::Host);
         }
-        last_label = dot + 1;
+        if i == name.len() {
+            break;
+        }
+        i += 1;
+        last_label = i;
     }
     if name[last_label].is_ascii_digit() {
         // All-numeric names included: only an IPv4 address may end so.
@@ -653,7 +752,7 @@ fn validate_headers(headers: &[u8]) -> Result<(), UriError> {
 
 /// `telephoneuri = "tel:" telephone-subscriber` (RFC 3966), checked loosely: a number of
 /// digits, visual separators and `*#+`, then parameters.
-fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
+fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8], out: &mut Uri<'b>) -> Result<(), UriError> {
     let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
     let (number, params) = (&rest[..end], &rest[end..]);
     let ok = !number.is_empty()
@@ -665,7 +764,7 @@ fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
     }
     let params = strip_param_lead(params)?;
     validate_params(params)?;
-    Ok(Uri {
+    *out = Uri {
         scheme: Scheme::Tel,
         user: Some(number),
         password: None,
@@ -675,7 +774,8 @@ fn parse_tel<'b>(rest: &'b [u8], raw: &'b [u8]) -> Result<Uri<'b>, UriError> {
         params,
         headers: b"",
         raw,
-    })
+    };
+    Ok(())
 }
 
 fn tel_number_eq(a: &[u8], b: &[u8]) -> bool {
@@ -1097,6 +1197,37 @@ mod tests {
         assert_eq!(escaped_run(b"ab%4gcd@x", 0, C_USER), 2);
         assert_eq!(escaped_run(b"abcdefgh%41", 0, C_USER), 11);
         assert_eq!(escaped_run(b"abcdefgh%4", 0, C_USER), 8);
+    }
+
+    /// `token_run` stops where `class_run` with `C_TOKEN` does, for every length, start and
+    /// stop position (the eight-byte steps, the overlapping last eight bytes and the byte
+    /// loop of slices under eight bytes), bytes >= 0x80 included.
+    #[test]
+    fn token_run_finds_the_first_byte_outside_the_class() {
+        for len in 0..=40 {
+            let base: Vec<u8> = (0..len).map(|i| b"aZ9-.!%*_+`'~"[i % 13]).collect();
+            for start in 0..=len {
+                assert_eq!(token_run(&base, start), len, "{len} {start}");
+            }
+            for at in 0..len {
+                for stop in [b' ', b'=', b';', b'@', b'"', 0x80, 0xff, 0, b'\r'] {
+                    let mut s = base.clone();
+                    s[at] = stop;
+                    for start in 0..=len {
+                        let want = if start <= at { at } else { len };
+                        assert_eq!(token_run(&s, start), want, "{len} {at} {stop} {start}");
+                        assert_eq!(token_run(&s, start), class_run(&s, start, C_TOKEN));
+                    }
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            for len in [1, 7, 8, 9, 16] {
+                let s = vec![b; len];
+                let want = if scan::is_token(b) { len } else { 0 };
+                assert_eq!(token_run(&s, 0), want, "{b} {len}");
+            }
+        }
     }
 
     /// The host reading this module had before the label-wise one, kept as the reference.

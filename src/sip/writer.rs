@@ -311,16 +311,19 @@ impl Line {
     fn find_as<const N: usize>(buf: &[u8], h: &Header<'_>, head: &[u8; N]) -> Option<Line> {
         let value = h.value;
         let value_start = (value.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
-        let start = value_start.checked_sub(N)?;
-        let value_end = value_start.checked_add(value.len())?;
-        let end = value_end.checked_add(2)?;
-        if end > buf.len()
-            || buf[start..value_start].first_chunk::<N>() != Some(head)
-            || buf[value_end..end] != *b"\r\n"
+        // One range check covers the head, the value and the CRLF. The bounds differ by
+        // `N + value.len() + 2` modulo 2^64, so a range `get` accepts is exactly that long:
+        // offsets that wrapped (a value outside `buf`) give a reversed or out-of-bounds range.
+        let start = value_start.wrapping_sub(N);
+        let value_end = value_start.wrapping_add(value.len());
+        let line = buf.get(start..value_end.wrapping_add(2))?;
+        if line.first_chunk::<N>() != Some(head)
+            || line.last_chunk::<2>() != Some(b"\r\n")
             || (!h.plain && has_line_break(value))
         {
             return None;
         }
+        let end = value_end + 2;
         debug_assert!(std::ptr::eq(&buf[value_start..value_end], value));
         Some(Line {
             start,
@@ -411,6 +414,14 @@ fn copy_top_via(
     if needs_received(via, amend) {
         copy.flush(out);
         push_received(out, amend.source_ip);
+        if top_end + 2 == line.end {
+            // Only the CRLF is left: written here, it is not left pending as a copy of its
+            // own when the next echoed line is not adjacent (Max-Forwards often comes between).
+            out.extend_from_slice(b"\r\n");
+            copy.start = line.end;
+            copy.end = line.end;
+            return;
+        }
     }
     copy.take(out, top_end, line.end);
 }

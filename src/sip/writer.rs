@@ -452,7 +452,7 @@ fn push_rport_value(out: &mut Vec<u8>, port: u16) {
 }
 
 /// `;received=` and the source address (§18.2.1); an IPv4 address in one fixed-size copy.
-#[inline]
+#[inline(always)]
 fn push_received(out: &mut Vec<u8>, ip: IpAddr) {
     const HEAD: &[u8; 10] = b";received=";
     if let IpAddr::V4(v4) = ip {

@@ -202,7 +202,8 @@ pub fn echo_headers(out: &mut Vec<u8>, req: &Request<'_, '_>, amend: ViaAmend, t
 /// only the top Via (`received`, `rport`) and a To without a tag are written piecewise. Any
 /// other line (compact or odd-cased name, other spacing, a folded value) is written as
 /// `echo_headers` would. Why: a response is mostly copies of short request lines, and each
-/// separate copy costs a `memcpy` call.
+/// separate copy costs a `memcpy` call. Only the headers up to the last echoed one are looked
+/// at ([`Request::echoed`]): Contact, Expires and the rest usually come after CSeq.
 pub fn echo_headers_from(
     out: &mut Vec<u8>,
     buf: &[u8],
@@ -216,7 +217,7 @@ pub fn echo_headers_from(
         end: 0,
     };
     let mut top_done = false;
-    for h in req.msg.headers {
+    for h in req.echoed() {
         if ECHOED & (1 << h.kind as u32) == 0 {
             continue;
         }
@@ -725,6 +726,38 @@ mod tests {
             }
         }
         assert!(checked >= 150, "only {checked} requests parsed");
+    }
+
+    /// The echo looks only at the headers up to the last echoed one (`Request::echoed`):
+    /// a Via after every other echoed header, and one after unrelated headers, are still
+    /// copied, in order, and what follows the last of them is not.
+    #[test]
+    fn echo_reaches_the_last_echoed_header() {
+        let msg = "REGISTER sip:b.c SIP/2.0\r\nFrom: <sip:a@b.c>;tag=1\r\nTo: <sip:a@b.c>;tag=2\r\n\
+                   Call-ID: x\r\nCSeq: 1 REGISTER\r\nVia: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1\r\n\
+                   Contact: <sip:a@192.0.2.7>\r\nExpires: 60\r\nv: SIP/2.0/UDP p2;branch=z9hG4bK2\r\n\
+                   Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+        let mut h = [Header::EMPTY; 16];
+        let Ok(Status::Complete(req)) = Request::parse(
+            msg.as_bytes(),
+            &mut h,
+            Framing::Datagram,
+            &ParserConfig::default(),
+        ) else {
+            panic!("parse")
+        };
+        assert_eq!(req.echoed().len(), 8);
+        let amend = ViaAmend {
+            source_ip: "192.0.2.7".parse().unwrap(),
+            source_port: 5060,
+        };
+        let want = "From: <sip:a@b.c>;tag=1\r\nTo: <sip:a@b.c>;tag=2\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\
+                    Via: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP p2;branch=z9hG4bK2\r\n";
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        echo_headers(&mut old, &req, amend, b"T");
+        echo_headers_from(&mut new, msg.as_bytes(), &req, amend, b"T");
+        assert_eq!(String::from_utf8_lossy(&old), want);
+        assert_eq!(String::from_utf8_lossy(&new), want);
     }
 
     #[test]

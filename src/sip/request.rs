@@ -152,6 +152,9 @@ pub struct Request<'b, 'h> {
     /// Where the Contact headers are in `msg.headers`: from the first to past the last (an
     /// empty range when there are none), so that [`contacts`](Self::contacts) skips the rest.
     contact_headers: (usize, usize),
+    /// Past the last Via, From, To, Call-ID or CSeq header in `msg.headers`, so that a
+    /// response's echo (§8.2.6.2) stops there (see [`echoed`](Self::echoed)).
+    echoed_end: usize,
 }
 
 impl<'b, 'h> Request<'b, 'h> {
@@ -208,10 +211,12 @@ impl<'b, 'h> Request<'b, 'h> {
         let mut max_forwards = None;
         let mut expires = None;
         let mut contacts = (msg.headers.len(), msg.headers.len());
+        let mut echoed_end = 0;
         for (i, h) in msg.headers.iter().enumerate() {
             let err = |e: HeaderError| RequestError::Header(h.kind, e);
             match h.kind {
                 Hdr::Via => {
+                    echoed_end = i + 1;
                     // Nearly every Via header holds one element: read the value whole
                     // first, as a Contact value is (see `whole_element`: a via-parm that
                     // parses holds no comma outside quoted strings either).
@@ -224,6 +229,7 @@ impl<'b, 'h> Request<'b, 'h> {
                     }
                 }
                 Hdr::From => {
+                    echoed_end = i + 1;
                     if from.is_some() {
                         return Err(RequestError::Duplicate(h.kind));
                     }
@@ -232,6 +238,7 @@ impl<'b, 'h> Request<'b, 'h> {
                         .map_err(err)?;
                 }
                 Hdr::To => {
+                    echoed_end = i + 1;
                     if to.is_some() {
                         return Err(RequestError::Duplicate(h.kind));
                     }
@@ -239,8 +246,14 @@ impl<'b, 'h> Request<'b, 'h> {
                     header::parse_from_to_into(h.value, &uri_limits, known, &mut to)
                         .map_err(err)?;
                 }
-                Hdr::CallId => set_once(&mut call_id, h, header::parse_call_id(h.value))?,
-                Hdr::CSeq => set_once(&mut cseq, h, header::parse_cseq(h.value))?,
+                Hdr::CallId => {
+                    echoed_end = i + 1;
+                    set_once(&mut call_id, h, header::parse_call_id(h.value))?;
+                }
+                Hdr::CSeq => {
+                    echoed_end = i + 1;
+                    set_once(&mut cseq, h, header::parse_cseq(h.value))?;
+                }
                 Hdr::MaxForwards => set_once(&mut max_forwards, h, header::parse_number(h.value))?,
                 Hdr::Expires => set_once(&mut expires, h, header::parse_number(h.value))?,
                 Hdr::Contact => {
@@ -271,7 +284,19 @@ impl<'b, 'h> Request<'b, 'h> {
             expires,
             uri_limits,
             contact_headers: contacts,
+            echoed_end,
         }))
+    }
+
+    /// The headers up to the last one a response copies (Via, From, To, Call-ID, CSeq):
+    /// the ones after it need not be looked at.
+    pub fn echoed(&self) -> &'h [Header<'b>] {
+        // Found in these very headers (`msg` is not replaced after typing; a bound that does
+        // not fit them falls back to all of them).
+        self.msg
+            .headers
+            .get(..self.echoed_end)
+            .unwrap_or(self.msg.headers)
     }
 
     /// Every Via element, top first.

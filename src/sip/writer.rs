@@ -126,6 +126,12 @@ pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
 /// checks (and the reason without its scan).
 #[inline]
 pub fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
+    if code == 200 && reason == b"OK" {
+        // The line of nearly every response, as one fixed-size copy: the compiler does not
+        // fold the reason's scan below away even for a constant reason.
+        out.extend_from_slice(b"SIP/2.0 200 OK\r\n");
+        return;
+    }
     if (100..=999).contains(&code) {
         // `Status-Code` is three digits (§25.1): the line head is one fixed-size copy.
         let mut head = *b"SIP/2.0 000 ";
@@ -196,7 +202,8 @@ pub fn echo_headers(out: &mut Vec<u8>, req: &Request<'_, '_>, amend: ViaAmend, t
 /// only the top Via (`received`, `rport`) and a To without a tag are written piecewise. Any
 /// other line (compact or odd-cased name, other spacing, a folded value) is written as
 /// `echo_headers` would. Why: a response is mostly copies of short request lines, and each
-/// separate copy costs a `memcpy` call.
+/// separate copy costs a `memcpy` call. Only the headers up to the last echoed one are looked
+/// at ([`Request::echoed`]): Contact, Expires and the rest usually come after CSeq.
 pub fn echo_headers_from(
     out: &mut Vec<u8>,
     buf: &[u8],
@@ -210,7 +217,7 @@ pub fn echo_headers_from(
         end: 0,
     };
     let mut top_done = false;
-    for h in req.msg.headers {
+    for h in req.echoed() {
         if ECHOED & (1 << h.kind as u32) == 0 {
             continue;
         }
@@ -311,16 +318,19 @@ impl Line {
     fn find_as<const N: usize>(buf: &[u8], h: &Header<'_>, head: &[u8; N]) -> Option<Line> {
         let value = h.value;
         let value_start = (value.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
-        let start = value_start.checked_sub(N)?;
-        let value_end = value_start.checked_add(value.len())?;
-        let end = value_end.checked_add(2)?;
-        if end > buf.len()
-            || buf[start..value_start].first_chunk::<N>() != Some(head)
-            || buf[value_end..end] != *b"\r\n"
+        // One range check covers the head, the value and the CRLF. The bounds differ by
+        // `N + value.len() + 2` modulo 2^64, so a range `get` accepts is exactly that long:
+        // offsets that wrapped (a value outside `buf`) give a reversed or out-of-bounds range.
+        let start = value_start.wrapping_sub(N);
+        let value_end = value_start.wrapping_add(value.len());
+        let line = buf.get(start..value_end.wrapping_add(2))?;
+        if line.first_chunk::<N>() != Some(head)
+            || line.last_chunk::<2>() != Some(b"\r\n")
             || (!h.plain && has_line_break(value))
         {
             return None;
         }
+        let end = value_end + 2;
         debug_assert!(std::ptr::eq(&buf[value_start..value_end], value));
         Some(Line {
             start,
@@ -411,6 +421,14 @@ fn copy_top_via(
     if needs_received(via, amend) {
         copy.flush(out);
         push_received(out, amend.source_ip);
+        if top_end + 2 == line.end {
+            // Only the CRLF is left: written here, it is not left pending as a copy of its
+            // own when the next echoed line is not adjacent (Max-Forwards often comes between).
+            out.extend_from_slice(b"\r\n");
+            copy.start = line.end;
+            copy.end = line.end;
+            return;
+        }
     }
     copy.take(out, top_end, line.end);
 }
@@ -435,7 +453,7 @@ fn push_rport_value(out: &mut Vec<u8>, port: u16) {
 }
 
 /// `;received=` and the source address (§18.2.1); an IPv4 address in one fixed-size copy.
-#[inline]
+#[inline(always)]
 fn push_received(out: &mut Vec<u8>, ip: IpAddr) {
     const HEAD: &[u8; 10] = b";received=";
     if let IpAddr::V4(v4) = ip {
@@ -708,6 +726,38 @@ mod tests {
             }
         }
         assert!(checked >= 150, "only {checked} requests parsed");
+    }
+
+    /// The echo looks only at the headers up to the last echoed one (`Request::echoed`):
+    /// a Via after every other echoed header, and one after unrelated headers, are still
+    /// copied, in order, and what follows the last of them is not.
+    #[test]
+    fn echo_reaches_the_last_echoed_header() {
+        let msg = "REGISTER sip:b.c SIP/2.0\r\nFrom: <sip:a@b.c>;tag=1\r\nTo: <sip:a@b.c>;tag=2\r\n\
+                   Call-ID: x\r\nCSeq: 1 REGISTER\r\nVia: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1\r\n\
+                   Contact: <sip:a@192.0.2.7>\r\nExpires: 60\r\nv: SIP/2.0/UDP p2;branch=z9hG4bK2\r\n\
+                   Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+        let mut h = [Header::EMPTY; 16];
+        let Ok(Status::Complete(req)) = Request::parse(
+            msg.as_bytes(),
+            &mut h,
+            Framing::Datagram,
+            &ParserConfig::default(),
+        ) else {
+            panic!("parse")
+        };
+        assert_eq!(req.echoed().len(), 8);
+        let amend = ViaAmend {
+            source_ip: "192.0.2.7".parse().unwrap(),
+            source_port: 5060,
+        };
+        let want = "From: <sip:a@b.c>;tag=1\r\nTo: <sip:a@b.c>;tag=2\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\
+                    Via: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP p2;branch=z9hG4bK2\r\n";
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        echo_headers(&mut old, &req, amend, b"T");
+        echo_headers_from(&mut new, msg.as_bytes(), &req, amend, b"T");
+        assert_eq!(String::from_utf8_lossy(&old), want);
+        assert_eq!(String::from_utf8_lossy(&new), want);
     }
 
     #[test]

@@ -188,14 +188,8 @@ impl<'b> Uri<'b> {
                 }
                 *out = Uri {
                     scheme,
-                    user: None,
-                    password: None,
-                    host: None,
-                    host_raw: b"",
-                    port: None,
-                    params: b"",
-                    headers: b"",
                     raw,
+                    ..Uri::EMPTY
                 };
                 Ok(())
             }

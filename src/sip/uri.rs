@@ -1323,7 +1323,9 @@ mod tests {
         }
     }
 
-    /// The split of what follows the hostport as `parse_sip` read it before `param_run`.
+    /// The split of what follows the hostport, read straight from the grammar: the
+    /// parameters end at the first `?`, and each `;`-separated `uri-parameter` is a non-empty
+    /// `paramchar` name with an optional non-empty `paramchar` value after `=`.
     fn params_and_headers_reference(tail: &[u8]) -> Result<(&[u8], &[u8]), UriError> {
         let q = tail.iter().position(|&b| b == b'?');
         let (params, headers) = match q {
@@ -1331,28 +1333,16 @@ mod tests {
             None => (tail, &tail[tail.len()..]),
         };
         let params = strip_param_lead(params)?;
+        let part_ok = |s: &[u8]| !s.is_empty() && scan::all_escaped(s, scan::is_paramchar);
         if !params.is_empty() {
-            let (mut part, mut eq) = (0, false);
-            let mut i = 0;
-            loop {
-                i = escaped_run(params, i, C_PARAM);
-                let sep = match params.get(i) {
-                    None => break,
-                    Some(&b) => b,
+            for item in params.split(|&b| b == b';') {
+                let ok = match item.iter().position(|&b| b == b'=') {
+                    Some(e) => part_ok(&item[..e]) && part_ok(&item[e + 1..]),
+                    None => part_ok(item),
                 };
-                if i == part {
+                if !ok {
                     return Err(UriError::Param);
                 }
-                match sep {
-                    b';' => eq = false,
-                    b'=' if !eq => eq = true,
-                    _ => return Err(UriError::Param),
-                }
-                i += 1;
-                part = i;
-            }
-            if part == params.len() {
-                return Err(UriError::Param);
             }
         }
         if q.is_some() {

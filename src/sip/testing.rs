@@ -26,3 +26,16 @@ pub(crate) fn mutate(v: &mut Vec<u8>, alphabet: &[u8], rnd: &mut impl FnMut(usiz
         _ => v.push(b),
     }
 }
+
+/// Calls `check` with `base` changed in one byte, for every position below `upto` and every
+/// byte value: the exhaustive neighbourhood a fast path is compared with the general one on.
+pub(crate) fn each_one_byte_change(base: &[u8], upto: usize, mut check: impl FnMut(&[u8])) {
+    let mut l = base.to_vec();
+    for i in 0..upto.min(base.len()) {
+        for b in 0..=255u8 {
+            l[i] = b;
+            check(&l);
+        }
+        l[i] = base[i];
+    }
+}
